@@ -1,0 +1,47 @@
+import { Hono } from "hono";
+import { ADMIN_PREFIX, adminRoutes } from "./admin";
+import { configFor, type ConfigResult } from "./config";
+import { handleApiRequest } from "./gateway";
+import { problemResponse } from "./problems";
+
+type AppEnv = { Bindings: Env; Variables: { configResult: ConfigResult } };
+
+/**
+ * The gateway's HTTP surface: admin routes under `/__idempotency/`, everything else to the
+ * idempotency protocol. One `onError` turns any unexpected throw into a logged, plain 500 — never
+ * a 4xx, which would tell a client its request was wrong.
+ */
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(async (c, next) => {
+    c.set("configResult", configFor(c.env));
+    await next();
+  });
+
+  app.route(ADMIN_PREFIX, adminRoutes());
+  app.all(`${ADMIN_PREFIX}/*`, (c) => c.json({ error: "not found" }, 404));
+
+  app.all("*", (c) => {
+    const result = c.get("configResult");
+    if (!result.ok) {
+      console.error(JSON.stringify({ event: "invalid-configuration", ...result.error }));
+      return problemResponse({ code: "invalid-configuration", ...result.error });
+    }
+    return handleApiRequest(c.req.raw, {
+      config: result.config,
+      coordinators: c.env.COORDINATOR,
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+    });
+  });
+
+  app.onError((error) => {
+    console.error(JSON.stringify({ event: "unexpected-error", error: String(error) }));
+    return new Response("Internal Server Error", {
+      status: 500,
+      headers: { "content-type": "text/plain" },
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,30 @@
+/**
+ * The `code` member of an RFC 9457 `application/problem+json` body, which the gateway sets on
+ * every error it produces itself (`origin-outcome-unknown`, `request-in-progress`, …).
+ *
+ * The body is read from a clone, so `response` stays readable for the caller. Anything that is
+ * not a problem document with a string `code` gives `undefined`: that answer did not come from
+ * the gateway.
+ *
+ * @param response - a response whose body has not been read
+ * @returns the problem code, or `undefined`
+ *
+ * @example
+ * ```ts
+ * if ((await readProblemCode(response)) === "origin-outcome-unknown") {
+ *   await reconcile(paymentReference);
+ * }
+ * ```
+ */
+export async function readProblemCode(response: Response): Promise<string | undefined> {
+  const contentType = response.headers.get("Content-Type")?.trim().toLowerCase() ?? "";
+  if (!contentType.startsWith("application/problem+json")) return undefined;
+  let body: unknown;
+  try {
+    body = await response.clone().json();
+  } catch {
+    return undefined;
+  }
+  if (typeof body !== "object" || body === null || !("code" in body)) return undefined;
+  return typeof body.code === "string" ? body.code : undefined;
+}

@@ -1,0 +1,377 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Answer, ExecuteCommand, Policy, RecordView } from "./coordinator-protocol";
+import { claim, decide, type KeyRecord, type RecordState } from "./record";
+import { callOrigin } from "./origin";
+import { isSuspect, markSuspect, probeOrigin } from "./origin-probe";
+import {
+  MAX_STORED_HEADER_BYTES,
+  decodeHeaders,
+  encodeHeaders,
+  joinChunks,
+  splitBody,
+  type StoredResponse,
+} from "./stored-response";
+
+/**
+ * The coordinator: the Durable Object that owns a set of keys (one key, or a shard of them).
+ *
+ * - It is the only caller of the origin for its keys (docs/adr/0001): the record that claims a
+ *   key is written before the origin call, and the output gate holds the outgoing request until
+ *   that write is durable, so no crash can lead to a second forward.
+ * - Concurrent duplicates meet the first request's promise in memory (`#inflight`): the input
+ *   gate opens while the origin call is awaited, which is what lets them in.
+ * - Records live in SQLite (schema in docs/storage-schema.md); the alarm only collects expired
+ *   records, expiry itself is checked on every read.
+ */
+export class IdempotencyCoordinator extends DurableObject<Env> {
+  /** In-flight origin calls of this instance, by key identity. Lost on eviction, by design. */
+  readonly #inflight = new Map<string, Promise<Answer>>();
+  /** The alarm time as last read or set; `undefined` until first read. */
+  #alarmAt: number | null | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(SCHEMA);
+  }
+
+  /**
+   * Handles one covered request for `command.identity`: forwards it, replays the stored answer,
+   * joins the request in flight, or refuses it.
+   */
+  async execute(command: ExecuteCommand): Promise<Answer> {
+    const now = Date.now();
+    const row = this.#readRow(command.identity);
+    const inflight = this.#inflight.get(command.identity);
+    const decision = decide(row, command.fingerprint, now, inflight !== undefined);
+    switch (decision.kind) {
+      case "forward":
+        return this.#forward(command, now, row !== null);
+      case "mismatch":
+        return { kind: "problem", outcome: "mismatch", replayed: false, problem: MISMATCH };
+      case "join":
+        // `decide` answers "join" only when the promise exists.
+        return this.#join(inflight as Promise<Answer>, command.policy);
+      case "replay":
+        return this.#replay(row as RecordRow);
+      case "unknown":
+        return unknownAnswer((row as RecordRow).detail, true);
+      case "in-progress":
+        return inProgress(decision.retryAfterSeconds);
+      case "lease-expired": {
+        const detail =
+          "The gateway lost track of the request while it was at the origin (restart or eviction).";
+        this.ctx.storage.sql.exec(
+          "UPDATE records SET state = 'unknown', detail = ? WHERE identity = ?",
+          detail,
+          command.identity,
+        );
+        return unknownAnswer(detail, true);
+      }
+    }
+  }
+
+  /** The record of `identity` for operators (no body), or `null`. Expired records are absent. */
+  lookup(identity: string): RecordView | null {
+    const row = this.#readRow(identity);
+    if (row === null || (row.expiresAt <= Date.now() && !this.#inflight.has(identity))) return null;
+    return {
+      state: row.state,
+      fingerprint: row.fingerprint,
+      createdAt: row.createdAt,
+      expiresAt: row.expiresAt,
+      status: row.status,
+      bodyBytes: row.bodyBytes,
+      detail: row.detail,
+    };
+  }
+
+  /**
+   * Removes the record of `identity`, so its next request is forwarded again. A key whose origin
+   * call is still running in this instance cannot be purged.
+   */
+  purge(identity: string): "purged" | "absent" | "in-flight" {
+    if (this.#inflight.has(identity)) return "in-flight";
+    return this.#delete(identity) ? "purged" : "absent";
+  }
+
+  /** Garbage collection: removes expired records, then re-arms for the next expiry. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    const expired = this.ctx.storage.sql
+      .exec<{ identity: string }>("SELECT identity FROM records WHERE expires_at <= ?", now)
+      .toArray();
+    for (const { identity } of expired) {
+      // An expired record whose origin call is still running here is its owner's to finish.
+      if (!this.#inflight.has(identity)) this.#delete(identity);
+    }
+    const next = this.ctx.storage.sql
+      .exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM records")
+      .one().next;
+    if (next === null) {
+      this.#alarmAt = null;
+      return;
+    }
+    // Only records still in flight here can be expired now: look again a minute later.
+    this.#alarmAt = next > now ? next : now + 60_000;
+    await this.ctx.storage.setAlarm(this.#alarmAt);
+  }
+
+  #forward(command: ExecuteCommand, now: number, replacing: boolean): Promise<Answer> {
+    const { identity, fingerprint, policy } = command;
+    const record = claim(fingerprint, now, policy.ttlSeconds * 1000, policy.originTimeoutMs);
+    if (replacing) this.#delete(identity);
+    // Synchronous: no other event can interleave between the read in `execute` and this claim.
+    this.ctx.storage.sql.exec(
+      "INSERT INTO records (identity, fingerprint, state, created_at, expires_at, lease_until) VALUES (?, ?, 'in_flight', ?, ?, ?)",
+      identity,
+      fingerprint,
+      record.createdAt,
+      record.expiresAt,
+      record.leaseUntil,
+    );
+    const answer = this.#callAndRecord(command, record).finally(() => {
+      this.#inflight.delete(identity);
+    });
+    this.#inflight.set(identity, answer);
+    // Keeps the object alive until the origin has answered and the record is written, even if
+    // the client has gone (compat >= 2026-10-01: durable_object_io_tasks_prevent_eviction).
+    this.ctx.waitUntil(answer);
+    return answer;
+  }
+
+  async #callAndRecord(command: ExecuteCommand, record: KeyRecord): Promise<Answer> {
+    const { identity, policy, request } = command;
+    await this.#ensureAlarm(record.expiresAt);
+    if (isSuspect(policy.originUrl, Date.now()) && !(await probeOrigin(policy.originUrl))) {
+      this.#delete(identity);
+      return {
+        kind: "problem",
+        outcome: "unreachable",
+        replayed: false,
+        problem: {
+          code: "origin-unreachable",
+          detail: "The origin refused the connection.",
+        },
+      };
+    }
+    const started = Date.now();
+    const result = await callOrigin(request, {
+      timeoutMs: policy.originTimeoutMs,
+      maxResponseBytes: policy.maxResponseBytes,
+    });
+    const originMs = Date.now() - started;
+    if (result.kind === "unknown") {
+      if (result.cause === "connection") markSuspect(policy.originUrl, Date.now());
+      this.#markUnknown(identity, result.detail);
+      return { ...unknownAnswer(result.detail, false), originMs };
+    }
+    const { response } = result;
+    const base = { kind: "response", replayed: false, response, originStatus: response.status, originMs } as const;
+    if (policy.retryStatuses.includes(response.status)) {
+      // The origin asked for a retry: nothing happened there that a retry could duplicate.
+      this.#delete(identity);
+      return { ...base, outcome: "released" };
+    }
+    const headers = encodeHeaders(response.headers);
+    if (headers.length > MAX_STORED_HEADER_BYTES) {
+      const detail = "The origin's response headers were too large to keep for replay.";
+      this.#markUnknown(identity, detail);
+      return { ...base, outcome: "forwarded" };
+    }
+    try {
+      this.#complete(identity, response, headers);
+    } catch (error) {
+      // The origin answered, so this caller gets that answer. The record stays "in flight" and
+      // fails closed once its lease ends: never a second forward.
+      console.error(
+        JSON.stringify({ event: "store-failed", error: String(error), status: response.status }),
+      );
+    }
+    return { ...base, outcome: "forwarded" };
+  }
+
+  #join(first: Promise<Answer>, policy: Policy): Promise<Answer> {
+    if (policy.concurrency === "reject") {
+      return Promise.resolve(inProgress(retryAfter(policy.originTimeoutMs)));
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<Answer>((resolve) => {
+      timer = setTimeout(
+        () => resolve(inProgress(retryAfter(policy.originTimeoutMs))),
+        policy.waitMs,
+      );
+    });
+    const coalesced = first.then(
+      (answer): Answer => ({ ...answer, outcome: "coalesced", replayed: true }),
+    );
+    return Promise.race([coalesced, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  #replay(row: RecordRow): Answer {
+    let body: Uint8Array = new Uint8Array(row.body ?? new ArrayBuffer(0));
+    if (row.chunkCount > 1) {
+      const rest = this.ctx.storage.sql
+        .exec<{ data: ArrayBuffer }>(
+          "SELECT data FROM chunks WHERE identity = ? ORDER BY seq",
+          row.identity,
+        )
+        .toArray()
+        .map(({ data }) => new Uint8Array(data));
+      body = joinChunks([body, ...rest]);
+    }
+    const response: StoredResponse = {
+      status: row.status ?? 500,
+      headers: decodeHeaders(row.headers ?? "[]"),
+      body,
+    };
+    return { kind: "response", outcome: "replayed", replayed: true, response };
+  }
+
+  #complete(identity: string, response: StoredResponse, headers: string): void {
+    const [first = new Uint8Array(0), ...rest] = splitBody(response.body);
+    const sql = this.ctx.storage.sql;
+    this.ctx.storage.transactionSync(() => {
+      sql.exec(
+        "UPDATE records SET state = 'completed', status = ?, headers = ?, body = ?, body_bytes = ?, chunk_count = ? WHERE identity = ?",
+        response.status,
+        headers,
+        first,
+        response.body.byteLength,
+        1 + rest.length,
+        identity,
+      );
+      rest.forEach((chunk, index) => {
+        sql.exec(
+          "INSERT INTO chunks (identity, seq, data) VALUES (?, ?, ?)",
+          identity,
+          index + 1,
+          chunk,
+        );
+      });
+    });
+  }
+
+  #markUnknown(identity: string, detail: string): void {
+    this.ctx.storage.sql.exec(
+      "UPDATE records SET state = 'unknown', detail = ? WHERE identity = ?",
+      detail,
+      identity,
+    );
+  }
+
+  #delete(identity: string): boolean {
+    const sql = this.ctx.storage.sql;
+    return this.ctx.storage.transactionSync(() => {
+      sql.exec("DELETE FROM chunks WHERE identity = ?", identity);
+      return sql.exec("DELETE FROM records WHERE identity = ?", identity).rowsWritten > 0;
+    });
+  }
+
+  #readRow(identity: string): RecordRow | null {
+    const row = this.ctx.storage.sql
+      .exec<RawRow>(
+        "SELECT identity, fingerprint, state, created_at, expires_at, lease_until, status, headers, body, body_bytes, chunk_count, detail FROM records WHERE identity = ?",
+        identity,
+      )
+      .toArray()[0];
+    if (row === undefined) return null;
+    return {
+      identity: row.identity,
+      fingerprint: row.fingerprint,
+      state: row.state,
+      createdAt: row.created_at,
+      expiresAt: row.expires_at,
+      leaseUntil: row.lease_until,
+      status: row.status,
+      headers: row.headers,
+      body: row.body,
+      bodyBytes: row.body_bytes,
+      chunkCount: row.chunk_count ?? 0,
+      detail: row.detail,
+    };
+  }
+
+  async #ensureAlarm(expiresAt: number): Promise<void> {
+    if (this.#alarmAt === undefined) this.#alarmAt = await this.ctx.storage.getAlarm();
+    if (this.#alarmAt === null || this.#alarmAt > expiresAt) {
+      this.#alarmAt = expiresAt;
+      await this.ctx.storage.setAlarm(expiresAt);
+    }
+  }
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS records (
+  identity TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  lease_until INTEGER NOT NULL,
+  status INTEGER,
+  headers TEXT,
+  body BLOB,
+  body_bytes INTEGER,
+  chunk_count INTEGER,
+  detail TEXT
+);
+CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires_at);
+CREATE TABLE IF NOT EXISTS chunks (
+  identity TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (identity, seq)
+);
+`;
+
+type RawRow = {
+  identity: string;
+  fingerprint: string;
+  state: RecordState;
+  created_at: number;
+  expires_at: number;
+  lease_until: number;
+  status: number | null;
+  headers: string | null;
+  body: ArrayBuffer | null;
+  body_bytes: number | null;
+  chunk_count: number | null;
+  detail: string | null;
+};
+
+interface RecordRow extends KeyRecord {
+  identity: string;
+  status: number | null;
+  headers: string | null;
+  body: ArrayBuffer | null;
+  bodyBytes: number | null;
+  chunkCount: number;
+  detail: string | null;
+}
+
+const MISMATCH = { code: "idempotency-key-reused" } as const;
+
+function retryAfter(originTimeoutMs: number): number {
+  return Math.max(1, Math.ceil(originTimeoutMs / 1000));
+}
+
+function inProgress(retryAfterSeconds: number): Answer {
+  return {
+    kind: "problem",
+    outcome: "rejected",
+    replayed: false,
+    problem: { code: "request-in-progress", retryAfterSeconds },
+  };
+}
+
+function unknownAnswer(detail: string | null, replayed: boolean): Answer {
+  return {
+    kind: "problem",
+    outcome: "outcome-unknown",
+    replayed,
+    problem: {
+      code: "origin-outcome-unknown",
+      detail: detail ?? "The outcome of the request at the origin is unknown.",
+    },
+  };
+}

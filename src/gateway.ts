@@ -1,0 +1,133 @@
+import type { Config } from "./config";
+import type { Answer, ExecuteCommand, Policy } from "./coordinator-protocol";
+import { fingerprint } from "./fingerprint";
+import { parseIdempotencyKey } from "./idempotency-key";
+import { keyIdentity } from "./key-identity";
+import { logRequest } from "./log";
+import { objectName } from "./object-name";
+import { problemResponse, type GatewayProblem } from "./problems";
+import { originTarget, passThrough } from "./proxy";
+import { readBounded } from "./bounded-body";
+import { endToEndHeaders } from "./http-headers";
+import { REPLAYED_HEADER, toResponse } from "./stored-response";
+
+/** What the gateway needs from its environment to handle a request. */
+export interface GatewayDeps {
+  config: Config;
+  coordinators: DurableObjectNamespace<import("./coordinator").IdempotencyCoordinator>;
+  /** Keeps the coordinator call alive if the client disconnects. */
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+/**
+ * Handles one request to the origin's API: pass-through for uncovered requests, the idempotency
+ * protocol for covered ones.
+ */
+export async function handleApiRequest(request: Request, deps: GatewayDeps): Promise<Response> {
+  const { config } = deps;
+  if (!config.methods.has(request.method)) return passThrough(request, config.originUrl);
+  const started = Date.now();
+  const method = request.method;
+  const refuse = (outcome: "invalid" | "too-large" | "missing-key", problem: GatewayProblem) => {
+    const response = problemResponse(problem);
+    logRequest({ outcome, method, status: response.status, gatewayMs: Date.now() - started });
+    return response;
+  };
+
+  const parsed = parseIdempotencyKey(request.headers.get("idempotency-key"));
+  if (parsed.kind === "missing") {
+    if (!config.keyRequired) return passThrough(request, config.originUrl);
+    return refuse("missing-key", { code: "missing-idempotency-key" });
+  }
+  if (parsed.kind === "invalid") {
+    return refuse("invalid", { code: "invalid-idempotency-key", detail: parsed.reason });
+  }
+  const body = await readBounded(
+    request.body,
+    request.headers.get("content-length"),
+    config.maxBodyBytes,
+  );
+  if (body === null) {
+    return refuse("too-large", { code: "request-too-large", limitBytes: config.maxBodyBytes });
+  }
+
+  const url = new URL(request.url);
+  const [identity, print] = await Promise.all([
+    keyIdentity(config.scopeHeaders, (name) => request.headers.get(name), parsed.key),
+    fingerprint({ method, path: url.pathname, query: url.search.slice(1), body }),
+  ]);
+  const headers = endToEndHeaders(request.headers).filter(([name]) => name !== "idempotency-key");
+  // The origin gets the key in its bare form, the one Stripe-style APIs parse.
+  headers.push(["idempotency-key", parsed.key]);
+  const command: ExecuteCommand = {
+    identity,
+    fingerprint: print,
+    request: {
+      url: originTarget(config.originUrl, url),
+      method,
+      headers,
+      body: request.body === null ? null : body,
+    },
+    policy: policyFor(config),
+  };
+
+  const pending = execute(deps.coordinators, objectName(identity, config.shards), command);
+  deps.waitUntil(pending);
+  const answer = await pending;
+  const response = toHttp(answer);
+  logRequest({
+    outcome: answer.outcome,
+    keyHash: identity.slice(0, 32),
+    method,
+    status: response.status,
+    ...(answer.kind === "response" && answer.originStatus !== undefined
+      ? { originStatus: answer.originStatus }
+      : {}),
+    gatewayMs: Date.now() - started,
+    ...(answer.originMs !== undefined ? { originMs: answer.originMs } : {}),
+  });
+  return response;
+}
+
+function policyFor(config: Config): Policy {
+  return {
+    ttlSeconds: config.ttlSeconds,
+    concurrency: config.concurrency,
+    waitMs: config.waitMs,
+    originTimeoutMs: config.originTimeoutMs,
+    retryStatuses: config.retryStatuses,
+    maxResponseBytes: config.maxResponseBytes,
+    originUrl: config.originUrl,
+  };
+}
+
+/**
+ * Calls the coordinator, retrying once with a fresh stub when the runtime says the call may be
+ * retried (`retryable`, not `overloaded`: platform-notes §1.5). A retry is safe: the object owns
+ * the record, so a retried call joins, replays or refuses — it never forwards twice.
+ */
+async function execute(
+  namespace: GatewayDeps["coordinators"],
+  name: string,
+  command: ExecuteCommand,
+): Promise<Answer> {
+  // RPC's declared return type widens tuples ([name, value] becomes string[]); the value is the
+  // coordinator's own `Answer`.
+  try {
+    return (await namespace.getByName(name).execute(command)) as Answer;
+  } catch (error) {
+    if (!isRetryable(error)) throw error;
+    return (await namespace.getByName(name).execute(command)) as Answer;
+  }
+}
+
+function isRetryable(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const flags = error as { retryable?: unknown; overloaded?: unknown };
+  return flags.retryable === true && flags.overloaded !== true;
+}
+
+function toHttp(answer: Answer): Response {
+  if (answer.kind === "response") return toResponse(answer.response, answer.replayed);
+  return problemResponse(answer.problem, answer.replayed ? [[REPLAYED_HEADER, "true"]] : []);
+}

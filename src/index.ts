@@ -1,0 +1,12 @@
+import { createApp } from "./app";
+
+/**
+ * The Worker entry: the app, and the coordinator class the `COORDINATOR` binding names.
+ */
+const app = createApp();
+
+export default {
+  fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+} satisfies ExportedHandler<Env>;
+
+export { IdempotencyCoordinator } from "./coordinator";

@@ -1,0 +1,24 @@
+import type { Outcome } from "./coordinator-protocol";
+
+/** The one structured line logged per covered request (CONTRACT.md, "Operations"). */
+export interface RequestLog {
+  outcome: Outcome | "invalid" | "too-large" | "missing-key";
+  /** The first 32 hex digits of the key identity (a hash of scope values and key), if known. */
+  keyHash?: string;
+  method: string;
+  status: number;
+  originStatus?: number;
+  gatewayMs: number;
+  originMs?: number;
+}
+
+/**
+ * Writes the line as JSON. It never carries a raw key, scope value, credential or body: only the
+ * fields above, all derived.
+ *
+ * @example
+ * logRequest({ outcome: "replayed", keyHash: "3f…", method: "POST", status: 201, gatewayMs: 1 });
+ */
+export function logRequest(line: RequestLog): void {
+  console.log(JSON.stringify({ event: "idempotency", ...line }));
+}

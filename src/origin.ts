@@ -1,0 +1,92 @@
+import type { StoredResponse } from "./stored-response";
+import { readBounded } from "./bounded-body";
+import { endToEndHeaders } from "./http-headers";
+
+/**
+ * The one call to the origin: the request goes out once, the answer is buffered (under a cap and
+ * a deadline), and every way it can end is classified by what it means for the key.
+ */
+
+/** What is sent to the origin. */
+export interface OriginRequest {
+  url: string;
+  method: string;
+  headers: [string, string][];
+  body: Uint8Array | null;
+}
+
+/** How the origin call ended. */
+export type OriginResult =
+  /** The origin answered in full. */
+  | { kind: "answered"; response: StoredResponse }
+  /** The request may have reached the origin, but its answer is lost: fail closed. */
+  | { kind: "unknown"; cause: "timeout" | "connection" | "too-large"; detail: string };
+
+/** Injected effects and limits of an origin call. */
+export interface OriginCallOptions {
+  fetch?: typeof fetch;
+  timeoutMs: number;
+  maxResponseBytes: number;
+}
+
+class ResponseTooLarge extends Error {}
+
+/**
+ * Sends `request` to the origin and buffers its answer.
+ *
+ * workerd reports a refused connection and a connection lost after the request was written with
+ * the same error ("Network connection lost.", workerd#7195), so a thrown fetch is an unknown
+ * outcome; `probeOrigin` (origin-probe.ts) is what proves "nothing reached it".
+ *
+ * @example
+ * const result = await callOrigin(req, { timeoutMs: 30_000, maxResponseBytes: 10_485_760 });
+ */
+export async function callOrigin(
+  request: OriginRequest,
+  { fetch: fetchImpl = fetch, timeoutMs, maxResponseBytes }: OriginCallOptions,
+): Promise<OriginResult> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    const response = await fetchImpl(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body,
+      // 3xx answers belong to the client, exactly as the origin sent them.
+      redirect: "manual",
+      signal: controller.signal,
+    });
+    const body = await readBounded(
+      response.body,
+      response.headers.get("content-length"),
+      maxResponseBytes,
+    );
+    if (body === null) throw new ResponseTooLarge();
+    return {
+      kind: "answered",
+      response: { status: response.status, headers: endToEndHeaders(response.headers), body },
+    };
+  } catch (error) {
+    if (controller.signal.aborted) {
+      return {
+        kind: "unknown",
+        cause: "timeout",
+        detail: `The origin did not answer within ${timeoutMs} ms.`,
+      };
+    }
+    if (error instanceof ResponseTooLarge) {
+      return {
+        kind: "unknown",
+        cause: "too-large",
+        detail: `The origin's response exceeded the gateway's replay limit of ${maxResponseBytes} bytes and could not be kept.`,
+      };
+    }
+    return {
+      kind: "unknown",
+      cause: "connection",
+      detail: "The connection to the origin failed before its answer was complete.",
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}

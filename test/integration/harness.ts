@@ -1,0 +1,93 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import worker from "../../src/index";
+import { keyIdentity } from "../../src/key-identity";
+import { objectName } from "../../src/object-name";
+import type { SeenRequest } from "../support/test-origin";
+
+/**
+ * Helpers for integration tests: the real Worker and coordinator inside workerd, the real test
+ * origin on loopback (started by test/support/global-setup.ts), controlled over HTTP.
+ */
+
+/** The test origin's base URL (the Worker's ORIGIN_URL). */
+export const ORIGIN = env.ORIGIN_URL;
+
+/** A fresh key per test: storage is shared by the tests of a file. */
+export function newKey(): string {
+  return crypto.randomUUID();
+}
+
+/** Settings to override for one call, as wrangler `vars` strings. */
+export type Vars = Partial<Record<keyof Env, string>>;
+
+/**
+ * Sends a request through the Worker's real `fetch` handler, with `vars` overriding the
+ * configured variables, and waits for its `waitUntil` work.
+ */
+export async function gateway(path: string, init: RequestInit = {}, vars: Vars = {}) {
+  const ctx = createExecutionContext();
+  const request = new Request(`https://api.example.com${path}`, init);
+  const response = await worker.fetch(request, { ...env, ...vars } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+/** A POST with a key (and an Authorization header unless `headers` says otherwise). */
+export function post(
+  path: string,
+  key: string | null,
+  { body = '{"amount":1000}', headers = {}, vars = {}, method = "POST" }: PostOptions = {},
+) {
+  const all: Record<string, string> = {
+    authorization: "Bearer sk_test_a",
+    "content-type": "application/json",
+    ...headers,
+  };
+  if (key !== null) all["idempotency-key"] = key;
+  return gateway(path, { method, headers: all, body }, vars);
+}
+
+/** Options of `post`. */
+export interface PostOptions {
+  body?: string | Uint8Array | null;
+  headers?: Record<string, string>;
+  vars?: Vars;
+  method?: string;
+}
+
+/** What the origin saw with this key. */
+export async function originRequests(key: string): Promise<SeenRequest[]> {
+  const response = await fetch(`${ORIGIN}/__control/requests?key=${encodeURIComponent(key)}`);
+  return response.json();
+}
+
+/** Resolves once `count` requests wait at the origin's gate `gate`. */
+export async function originArrivals(gate: string, count = 1): Promise<void> {
+  const response = await fetch(`${ORIGIN}/__control/arrivals?gate=${gate}&count=${count}`);
+  await response.arrayBuffer();
+}
+
+/** Lets the requests held at `gate` (and any later ones) through. */
+export async function releaseGate(gate: string): Promise<void> {
+  const response = await fetch(`${ORIGIN}/__control/release?gate=${gate}`, { method: "POST" });
+  await response.arrayBuffer();
+}
+
+/** The coordinator stub that owns `key` under `authorization` (per-key mapping unless given). */
+export async function coordinatorFor(
+  key: string,
+  { authorization = "Bearer sk_test_a", shards = 0 } = {},
+) {
+  const identity = await keyIdentity(
+    ["authorization"],
+    (name) => (name === "authorization" ? authorization : null),
+    key,
+  );
+  return { identity, stub: env.COORDINATOR.getByName(objectName(identity, shards)) };
+}
+
+/** The problem+json document of a response. */
+export async function problemOf(response: Response): Promise<Record<string, unknown>> {
+  return (await response.json()) as Record<string, unknown>;
+}

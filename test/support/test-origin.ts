@@ -1,0 +1,209 @@
+import { createHash } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * A real HTTP origin on 127.0.0.1 for tests: it records every request it receives and behaves
+ * as the path asks, so a test can stage any way an origin answers or fails.
+ *
+ * Paths (a `/gate/<name>` prefix first holds the request until the test releases that gate):
+ * - `/status/<code>`: answers `<code>` with a JSON body;
+ * - `/reset`: reads the request, then destroys the connection without answering;
+ * - `/truncate`: promises 100 bytes, sends 10, destroys the connection;
+ * - `/hang`: reads the request and never answers;
+ * - `/bytes/<n>`: `n` deterministic pseudo-random bytes (application/octet-stream);
+ * - `/redirect`: 302 with a Location;
+ * - `/cookies`: 201 with two Set-Cookie fields;
+ * - anything else: 201 with a JSON "charge" describing the request.
+ *
+ * Control (never counted): `GET /__control/requests?key=K` lists requests that carried
+ * `Idempotency-Key: K`; `GET /__control/arrivals?gate=G&count=N` answers once N requests wait on
+ * gate G; `POST /__control/release?gate=G` lets them through.
+ */
+
+/** One request as the origin saw it. */
+export interface SeenRequest {
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string | string[] | undefined>;
+  bodyBase64: string;
+}
+
+/** A running test origin. */
+export interface TestOrigin {
+  url: string;
+  port: number;
+  /** Requests seen with this Idempotency-Key (as sent by the gateway). */
+  requests(key: string): SeenRequest[];
+  /** Resolves once `count` requests wait on `gate`. */
+  arrivals(gate: string, count: number): Promise<void>;
+  release(gate: string): void;
+  close(): Promise<void>;
+}
+
+interface Gate {
+  waiting: (() => void)[];
+  watchers: { count: number; resolve: () => void }[];
+  released: boolean;
+}
+
+/** Deterministic bytes, so a test can recompute what the origin sent. */
+export function patternBytes(length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/**
+ * Starts the origin on 127.0.0.1.
+ *
+ * @param port - 0 (default) picks a free port
+ */
+export async function startTestOrigin(port = 0): Promise<TestOrigin> {
+  const seen = new Map<string, SeenRequest[]>();
+  const gates = new Map<string, Gate>();
+  let charges = 0;
+
+  const gate = (name: string): Gate => {
+    let g = gates.get(name);
+    if (g === undefined) {
+      g = { waiting: [], watchers: [], released: false };
+      gates.set(name, g);
+    }
+    return g;
+  };
+  const notify = (g: Gate) => {
+    g.watchers = g.watchers.filter((w) => {
+      if (g.waiting.length >= w.count) w.resolve();
+      return g.waiting.length < w.count;
+    });
+  };
+  const arrivals = (name: string, count: number) =>
+    new Promise<void>((resolve) => {
+      const g = gate(name);
+      g.watchers.push({ count, resolve });
+      notify(g);
+    });
+  const release = (name: string) => {
+    const g = gate(name);
+    g.released = true;
+    for (const go of g.waiting.splice(0)) go();
+  };
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://origin.test");
+    const parts: Buffer[] = [];
+    req.on("data", (part: Buffer) => parts.push(part));
+    req.on("end", () => {
+      const body = Buffer.concat(parts);
+      if (url.pathname.startsWith("/__control/")) {
+        control(url, res);
+        return;
+      }
+      const key = req.headers["idempotency-key"];
+      if (typeof key === "string") {
+        const list = seen.get(key) ?? [];
+        list.push({
+          method: req.method ?? "",
+          path: url.pathname,
+          query: url.search.slice(1),
+          headers: { ...req.headers },
+          bodyBase64: body.toString("base64"),
+        });
+        seen.set(key, list);
+      }
+      const gated = /^\/gate\/([^/]+)(\/.*)?$/.exec(url.pathname);
+      if (gated !== null) {
+        const g = gate(gated[1] ?? "");
+        const go = () => behave(gated[2] ?? "/", req, res, body);
+        if (g.released) go();
+        else {
+          g.waiting.push(go);
+          notify(g);
+        }
+        return;
+      }
+      behave(url.pathname, req, res, body);
+    });
+  });
+
+  function control(url: URL, res: http.ServerResponse) {
+    const name = url.searchParams.get("gate") ?? "";
+    if (url.pathname === "/__control/requests") {
+      const list = seen.get(url.searchParams.get("key") ?? "") ?? [];
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(list));
+    } else if (url.pathname === "/__control/arrivals") {
+      void arrivals(name, Number(url.searchParams.get("count") ?? "1")).then(() =>
+        res.writeHead(204).end(),
+      );
+    } else if (url.pathname === "/__control/release") {
+      release(name);
+      res.writeHead(204).end();
+    } else {
+      res.writeHead(404).end();
+    }
+  }
+
+  function behave(path: string, req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) {
+    const status = /^\/status\/(\d{3})/.exec(path);
+    const bytes = /^\/bytes\/(\d+)/.exec(path);
+    if (status !== null) {
+      res
+        .writeHead(Number(status[1]), { "content-type": "application/json" })
+        .end(JSON.stringify({ status: Number(status[1]), charge: ++charges }));
+    } else if (path === "/reset") {
+      req.socket.destroy();
+    } else if (path === "/truncate") {
+      res.writeHead(200, { "content-length": "100" });
+      res.write("0123456789");
+      setImmediate(() => req.socket.destroy());
+    } else if (path === "/hang") {
+      // Never answers: the gateway's origin timeout decides.
+    } else if (bytes !== null) {
+      res
+        .writeHead(200, { "content-type": "application/octet-stream" })
+        .end(Buffer.from(patternBytes(Number(bytes[1]))));
+    } else if (path === "/redirect") {
+      res.writeHead(302, { location: "https://example.com/elsewhere" }).end();
+    } else if (path === "/cookies") {
+      res
+        .writeHead(201, { "set-cookie": ["a=1; Path=/", "b=2; Path=/"], "x-origin": "cookies" })
+        .end("cookies");
+    } else {
+      const charge = ++charges;
+      res
+        .writeHead(201, { "content-type": "application/json", "x-charge": String(charge) })
+        .end(
+          JSON.stringify({
+            charge,
+            method: req.method,
+            path,
+            bodySha256: createHash("sha256").update(body).digest("hex"),
+          }),
+        );
+    }
+  }
+
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const actualPort = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${actualPort}`,
+    port: actualPort,
+    requests: (key) => seen.get(key) ?? [],
+    arrivals,
+    release,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const g of gates.values()) g.released = true;
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

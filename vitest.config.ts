@@ -1,0 +1,44 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Three projects, one `npm test`:
+ * - `unit`: the pure modules, inside workerd (the runtime they ship to);
+ * - `integration`: the Worker and its Durable Object inside workerd, against a real HTTP origin
+ *   on 127.0.0.1 started by `test/support/global-setup.ts`;
+ * - `e2e`: real `wrangler dev` processes and real origins, driven over HTTP from Node.
+ * No `retry:` anywhere: a flaky test is a bug to fix, not to hide.
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            remoteBindings: false,
+            miniflare: {
+              bindings: {
+                ORIGIN_URL: inject<string>("originUrl"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+          globalSetup: ["test/support/global-setup.ts"],
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+        },
+      },
+    ],
+  },
+});
