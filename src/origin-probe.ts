@@ -54,6 +54,8 @@ export function isSuspect(originUrl: string, now: number): boolean {
 export async function probeOrigin(originUrl: string): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const socket = connect(hostAndPort(originUrl));
+  // `closed` rejects too when the connection is refused; `opened` is the one awaited.
+  socket.closed.catch(() => undefined);
   try {
     await Promise.race([
       socket.opened,

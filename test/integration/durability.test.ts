@@ -1,0 +1,135 @@
+import {
+  abortAllDurableObjects,
+  evictDurableObject,
+  runDurableObjectAlarm,
+  runInDurableObject,
+} from "cloudflare:test";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { CHUNK_BYTES, REPLAYED_HEADER } from "../../src/stored-response";
+import { patternBytes } from "../support/test-origin";
+import {
+  coordinatorFor,
+  newKey,
+  originArrivals,
+  originRequests,
+  post,
+  problemOf,
+  releaseGate,
+} from "./harness";
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("a completed record", () => {
+  it("survives an eviction of its object and is still replayed", async () => {
+    const key = newKey();
+    const first = await post("/v1/charges", key);
+    const body = await first.text();
+    const { stub } = await coordinatorFor(key);
+    await evictDurableObject(stub);
+    const retry = await post("/v1/charges", key);
+    expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
+    expect(await retry.text()).toBe(body);
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
+  it("is replayed as a new request once its TTL has passed, even before the alarm runs", async () => {
+    const key = newKey();
+    const vars = { IDEMPOTENCY_TTL_SECONDS: "60" };
+    await post("/v1/charges", key, { vars });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 61_000);
+    const after = await post("/v1/charges", key, { vars });
+    expect(after.headers.get(REPLAYED_HEADER)).toBeNull();
+    expect(await originRequests(key)).toHaveLength(2);
+  });
+
+  it("is removed by the alarm once expired, and the alarm re-arms for the next record", async () => {
+    const early = newKey();
+    const late = newKey();
+    const shards = { IDEMPOTENCY_SHARDS: "1" };
+    await post("/v1/charges", early, { vars: { ...shards, IDEMPOTENCY_TTL_SECONDS: "60" } });
+    await post("/v1/charges", late, { vars: { ...shards, IDEMPOTENCY_TTL_SECONDS: "600" } });
+    const { stub, identity: earlyId } = await coordinatorFor(early, { shards: 1 });
+    const { identity: lateId } = await coordinatorFor(late, { shards: 1 });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 61_000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const remaining = await runInDurableObject(stub, async (_, state) => ({
+      ids: state.storage.sql
+        .exec<{ identity: string }>("SELECT identity FROM records")
+        .toArray()
+        .map((r) => r.identity),
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(remaining.ids).not.toContain(earlyId);
+    expect(remaining.ids).toContain(lateId);
+    expect(remaining.alarm).not.toBeNull();
+    // Leave no alarm pending for the next test.
+    vi.setSystemTime(Date.now() + 600_000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const left = await runInDurableObject(stub, async (_, state) => ({
+      count: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM records").one().n,
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(left).toEqual({ count: 0, alarm: null });
+  });
+});
+
+describe("a record left in flight by a crash", () => {
+  it("answers 409 while its lease runs, then 504 origin-outcome-unknown, and is never forwarded twice", async () => {
+    const key = newKey();
+    const gate = newKey();
+    const vars = { IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "1000" };
+    const first = post(`/gate/${gate}/v1/charges`, key, { vars });
+    await originArrivals(gate, 1);
+    // The object dies with the origin call pending: memory is lost, storage keeps the claim.
+    await abortAllDurableObjects();
+    await expect(first).rejects.toThrow();
+
+    const during = await post(`/gate/${gate}/v1/charges`, key, { vars });
+    expect(during.status).toBe(409);
+    expect((await problemOf(during)).code).toBe("request-in-progress");
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 10_000);
+    const after = await post(`/gate/${gate}/v1/charges`, key, { vars });
+    expect(after.status).toBe(504);
+    expect((await problemOf(after)).code).toBe("origin-outcome-unknown");
+    vi.useRealTimers();
+    const again = await post(`/gate/${gate}/v1/charges`, key, { vars });
+    expect(again.status).toBe(504);
+    await releaseGate(gate);
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+});
+
+describe("large responses", () => {
+  it("are stored in chunks no larger than one storage value and replayed byte-identically", async () => {
+    const key = newKey();
+    const size = 3 * CHUNK_BYTES + 12_345;
+    const first = await post(`/bytes/${size}`, key);
+    expect(new Uint8Array(await first.arrayBuffer())).toEqual(patternBytes(size));
+    const { stub, identity } = await coordinatorFor(key);
+    const sizes = await runInDurableObject(stub, (_, state) => [
+      ...state.storage.sql
+        .exec<{ n: number }>("SELECT length(body) AS n FROM records WHERE identity = ?", identity)
+        .toArray()
+        .map((r) => r.n),
+      ...state.storage.sql
+        .exec<{ n: number }>(
+          "SELECT length(data) AS n FROM chunks WHERE identity = ? ORDER BY seq",
+          identity,
+        )
+        .toArray()
+        .map((r) => r.n),
+    ]);
+    expect(sizes).toEqual([CHUNK_BYTES, CHUNK_BYTES, CHUNK_BYTES, 12_345]);
+    await evictDurableObject(stub);
+    const retry = await post(`/bytes/${size}`, key);
+    expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
+    expect(new Uint8Array(await retry.arrayBuffer())).toEqual(patternBytes(size));
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,185 @@
+import { describe, expect, it } from "vitest";
+import { newKey, gateway, originRequests, post, problemOf } from "./harness";
+
+describe("the Idempotency-Key header", () => {
+  it("is required on a covered request: 400 missing-idempotency-key, nothing forwarded", async () => {
+    const marker = newKey();
+    const response = await post("/v1/charges", null, { headers: { "x-marker": marker } });
+    expect(response.status).toBe(400);
+    const problem = await problemOf(response);
+    expect(problem.code).toBe("missing-idempotency-key");
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+  });
+
+  it("may be absent when IDEMPOTENCY_KEY_REQUIRED is false: the request is proxied with no idempotency", async () => {
+    const vars = { IDEMPOTENCY_KEY_REQUIRED: "false" };
+    const first = await post("/v1/charges", null, { vars });
+    const second = await post("/v1/charges", null, { vars });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(201);
+    expect(second.headers.get("x-charge")).not.toBe(first.headers.get("x-charge"));
+  });
+
+  it.each([
+    ["empty", ""],
+    ["256 characters", "k".repeat(256)],
+    ["a control character", "abc\tdef"],
+    ["an unterminated quote", '"abc'],
+    ["two fields", '"a", "b"'],
+    ["two bare fields", "a, b"],
+  ])("is rejected when %s: 400 invalid-idempotency-key", async (_, key) => {
+    const response = await post("/v1/charges", key);
+    expect(response.status).toBe(400);
+    expect((await problemOf(response)).code).toBe("invalid-idempotency-key");
+  });
+
+  it("accepts 255 characters", async () => {
+    const key = newKey().padEnd(255, "x");
+    const response = await post("/v1/charges", key);
+    expect(response.status).toBe(201);
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
+  it("rejects a non-ASCII key", async () => {
+    const headers = new Headers({ authorization: "Bearer sk_test_a" });
+    headers.set("idempotency-key", "caf\u00e9");
+    const response = await gateway("/v1/charges", { method: "POST", headers, body: "{}" });
+    expect(response.status).toBe(400);
+  });
+});
+
+describe("a reused key", () => {
+  it.each([
+    ["body", "/v1/charges", "POST", '{"amount":2000}'],
+    ["path", "/v1/refunds", "POST", '{"amount":1000}'],
+    ["query", "/v1/charges?x=1", "POST", '{"amount":1000}'],
+    ["method", "/v1/charges", "PATCH", '{"amount":1000}'],
+  ])(
+    "with a different %s is 422 idempotency-key-reused and is NOT forwarded",
+    async (_, path, method, body) => {
+      const key = newKey();
+      await post("/v1/charges", key);
+      const reused = await post(path, key, { method, body });
+      expect(reused.status).toBe(422);
+      const problem = await problemOf(reused);
+      expect(problem.code).toBe("idempotency-key-reused");
+      expect(problem.error).toEqual({
+        type: "idempotency_error",
+        code: "idempotency-key-reused",
+        message: problem.detail,
+      });
+      expect(await originRequests(key)).toHaveLength(1);
+    },
+  );
+});
+
+describe("a request body over IDEMPOTENCY_MAX_BODY_BYTES", () => {
+  it("is 413 request-too-large, is not forwarded, and does not use up the key", async () => {
+    const key = newKey();
+    const vars = { IDEMPOTENCY_MAX_BODY_BYTES: "16" };
+    const big = await post("/v1/charges", key, { vars, body: "x".repeat(17) });
+    expect(big.status).toBe(413);
+    expect((await problemOf(big)).code).toBe("request-too-large");
+    expect(await originRequests(key)).toHaveLength(0);
+    const fits = await post("/v1/charges", key, { vars, body: "x".repeat(16) });
+    expect(fits.status).toBe(201);
+  });
+
+  it("is refused even when streamed without a Content-Length", async () => {
+    const key = newKey();
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(10));
+        controller.enqueue(new Uint8Array(10));
+        controller.close();
+      },
+    });
+    const response = await gateway(
+      "/v1/charges",
+      { method: "POST", headers: { "idempotency-key": key }, body: stream },
+      { IDEMPOTENCY_MAX_BODY_BYTES: "16" },
+    );
+    expect(response.status).toBe(413);
+    expect(await originRequests(key)).toHaveLength(0);
+  });
+});
+
+describe("requests the gateway does not cover", () => {
+  it("are proxied untouched and never stored, even with a key", async () => {
+    const key = newKey();
+    const first = await post("/v1/charges", key, { method: "PUT" });
+    const second = await post("/v1/charges", key, { method: "PUT" });
+    expect(first.status).toBe(201);
+    expect(second.headers.get("idempotent-replayed")).toBeNull();
+    expect(await originRequests(key)).toHaveLength(2);
+  });
+
+  it("follow IDEMPOTENCY_METHODS", async () => {
+    const key = newKey();
+    const vars = { IDEMPOTENCY_METHODS: "PUT" };
+    await post("/v1/charges", key, { method: "PUT", vars });
+    const retry = await post("/v1/charges", key, { method: "PUT", vars });
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+  });
+});
+
+describe("the key's scope", () => {
+  it("makes the same key under two credentials two independent keys, never replaying across them", async () => {
+    const key = newKey();
+    const a = await post("/v1/charges", key, { headers: { authorization: "Bearer sk_a" } });
+    const b = await post("/v1/charges", key, { headers: { authorization: "Bearer sk_b" } });
+    expect(b.headers.get("idempotent-replayed")).toBeNull();
+    expect(b.headers.get("x-charge")).not.toBe(a.headers.get("x-charge"));
+    expect(await originRequests(key)).toHaveLength(2);
+  });
+
+  it("is one global scope when IDEMPOTENCY_SCOPE_HEADERS is empty", async () => {
+    const key = newKey();
+    const vars = { IDEMPOTENCY_SCOPE_HEADERS: "" };
+    await post("/v1/charges", key, { vars, headers: { authorization: "Bearer sk_a" } });
+    const b = await post("/v1/charges", key, { vars, headers: { authorization: "Bearer sk_b" } });
+    expect(b.headers.get("idempotent-replayed")).toBe("true");
+  });
+});
+
+describe("configuration", () => {
+  it("answers 500 invalid-configuration naming the variable, and forwards nothing", async () => {
+    const key = newKey();
+    const response = await post("/v1/charges", key, { vars: { IDEMPOTENCY_TTL_SECONDS: "soon" } });
+    expect(response.status).toBe(500);
+    const problem = await problemOf(response);
+    expect(problem.code).toBe("invalid-configuration");
+    expect(String(problem.detail)).toContain("IDEMPOTENCY_TTL_SECONDS");
+    expect(problem.error).toMatchObject({ type: "api_error" });
+    expect(await originRequests(key)).toHaveLength(0);
+  });
+
+  it("reports a missing ORIGIN_URL on the health endpoint", async () => {
+    const response = await gateway("/__idempotency/health", {}, { ORIGIN_URL: undefined as never });
+    expect(response.status).toBe(500);
+    expect(String((await problemOf(response)).detail)).toContain("ORIGIN_URL");
+  });
+
+  it("answers health with 200 once the configuration is valid", async () => {
+    const response = await gateway("/__idempotency/health");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok" });
+  });
+});
+
+describe("the admin prefix", () => {
+  it("is never proxied", async () => {
+    const key = newKey();
+    const response = await post("/__idempotency/anything", key);
+    expect(response.status).toBe(404);
+    expect(await originRequests(key)).toHaveLength(0);
+  });
+
+  it("documents every problem type it answers with", async () => {
+    const response = await post("/v1/charges", null);
+    const { type } = await problemOf(response);
+    const doc = await gateway(String(type));
+    expect(doc.status).toBe(200);
+    expect(await doc.json()).toMatchObject({ code: "missing-idempotency-key", status: 400 });
+  });
+});
