@@ -27,7 +27,10 @@ export interface BackoffOptions {
  * fullJitterDelay(3, { baseDelayMs: 500, maxDelayMs: 10_000, random: () => 0.5 }); // 2000
  * ```
  */
-export function fullJitterDelay(retry: number, { baseDelayMs, maxDelayMs, random }: BackoffOptions) {
+export function fullJitterDelay(
+  retry: number,
+  { baseDelayMs, maxDelayMs, random }: BackoffOptions,
+) {
   const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** retry);
   return Math.floor(random() * ceiling);
 }

@@ -49,3 +49,28 @@ function unquoteSfString(value: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * A fresh key: a UUIDv4 from the platform's CSPRNG (122 random bits), as `crypto.randomUUID()`
+ * makes it. Fails with an error that says what to do where that global is missing: Node 18 only
+ * has it with `--experimental-global-webcrypto`, and browsers only in secure contexts (HTTPS or
+ * localhost).
+ *
+ * @returns a new UUIDv4
+ * @throws TypeError when `crypto.randomUUID` is not available
+ *
+ * @example
+ * ```ts
+ * const payment = { id: "order-42", idempotencyKey: randomIdempotencyKey() };
+ * await db.save(payment); // before the first attempt
+ * ```
+ */
+export function randomIdempotencyKey(): string {
+  // `typeof` is the one way to test for a global that may not exist without a ReferenceError.
+  if (typeof crypto === "undefined" || typeof crypto.randomUUID !== "function") {
+    throw new TypeError(
+      "crypto.randomUUID is not available here: pass idempotencyKey on each call, or a generateKey option",
+    );
+  }
+  return crypto.randomUUID();
+}

@@ -26,7 +26,10 @@ export class IdempotentFetchError extends Error {
    * @param message - what happened
    * @param details - the key, the number of attempts and the last error
    */
-  constructor(message: string, { key, attempts, cause }: { key: string; attempts: number; cause: unknown }) {
+  constructor(
+    message: string,
+    { key, attempts, cause }: { key: string; attempts: number; cause: unknown },
+  ) {
     super(message, { cause });
     this.key = key;
     this.attempts = attempts;

@@ -1,5 +1,9 @@
 import { fullJitterDelay } from "./backoff";
-import { IDEMPOTENCY_KEY_HEADER, isValidIdempotencyKey } from "./idempotency-key";
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  isValidIdempotencyKey,
+  randomIdempotencyKey,
+} from "./idempotency-key";
 import { IdempotentFetchError } from "./idempotent-fetch-error";
 import { readProblemCode } from "./problem";
 import { isReplayed } from "./replay";
@@ -17,7 +21,10 @@ export interface IdempotentFetchOptions {
   fetch?: FetchLike;
   /** Waits between attempts; must reject with `signal.reason` when `signal` aborts. */
   sleep?: Sleep;
-  /** Makes a key when the caller gave none. Default: `crypto.randomUUID()` (122 random bits). */
+  /**
+   * Makes a key when the caller gave none. Default: `crypto.randomUUID()` (122 random bits); on
+   * Node 18 without `--experimental-global-webcrypto`, pass `randomUUID` from `node:crypto`.
+   */
   generateKey?: () => string;
   /** The most attempts per call, the first included. Default: 5. */
   maxAttempts?: number;
@@ -126,7 +133,7 @@ export type IdempotentFetch = (
 export function createIdempotentFetch({
   fetch: send = (request) => fetch(request),
   sleep = timerSleep,
-  generateKey = () => crypto.randomUUID(),
+  generateKey = randomIdempotencyKey,
   maxAttempts = 5,
   baseDelayMs = 500,
   maxDelayMs = 10_000,
@@ -145,7 +152,11 @@ export function createIdempotentFetch({
     // The Request constructor validates the URL, method and body before any attempt is made.
     const template = new Request(input, requestInit);
     const signal = requestInit.signal ?? (input instanceof Request ? input.signal : undefined);
-    const key = chooseKey(idempotencyKey, template.headers.get(IDEMPOTENCY_KEY_HEADER), generateKey);
+    const key = chooseKey(
+      idempotencyKey,
+      template.headers.get(IDEMPOTENCY_KEY_HEADER),
+      generateKey,
+    );
     const headers = new Headers(template.headers);
     headers.set(IDEMPOTENCY_KEY_HEADER, key);
     // The signal is passed on explicitly so that an abort also cancels the attempt in flight.

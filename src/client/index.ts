@@ -23,7 +23,11 @@ export {
   type IdempotentResult,
 } from "./idempotent-fetch";
 export { IdempotentFetchError } from "./idempotent-fetch-error";
-export { IDEMPOTENCY_KEY_HEADER, isValidIdempotencyKey } from "./idempotency-key";
+export {
+  IDEMPOTENCY_KEY_HEADER,
+  isValidIdempotencyKey,
+  randomIdempotencyKey,
+} from "./idempotency-key";
 export { isReplayed, REPLAYED_HEADER } from "./replay";
 export { parseRetryAfter } from "./retry-after";
 export { classifyAnswer, type Answer, type Verdict } from "./retry-policy";

@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
-import { isValidIdempotencyKey } from "../../../src/client";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { isValidIdempotencyKey, randomIdempotencyKey } from "../../../src/client";
+
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe("isValidIdempotencyKey", () => {
   it.each([
@@ -27,5 +29,24 @@ describe("isValidIdempotencyKey", () => {
     '"early" end"',
   ])("rejects %j", (key) => {
     expect(isValidIdempotencyKey(key)).toBe(false);
+  });
+});
+
+describe("randomIdempotencyKey", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it("makes a different UUIDv4 each time", () => {
+    const keys = new Set(Array.from({ length: 100 }, randomIdempotencyKey));
+    expect(keys.size).toBe(100);
+    for (const key of keys) expect(key).toMatch(UUID_V4);
+  });
+
+  it("says what to pass instead where crypto.randomUUID is missing, as on Node 18", () => {
+    vi.stubGlobal("crypto", undefined);
+    expect(() => randomIdempotencyKey()).toThrow(
+      /pass idempotencyKey on each call, or a generateKey/,
+    );
   });
 });

@@ -256,7 +256,9 @@ describe("createIdempotentFetch", () => {
     });
 
     it("reports a replayed origin-outcome-unknown as unknown too", async () => {
-      const h = harness([problem("origin-outcome-unknown", 504, { "Idempotent-Replayed": "true" })]);
+      const h = harness([
+        problem("origin-outcome-unknown", 504, { "Idempotent-Replayed": "true" }),
+      ]);
       const result = await h.pay();
       expect(result.outcome).toBe("unknown");
       expect(result.replayed).toBe(true);
@@ -322,10 +324,9 @@ describe("createIdempotentFetch", () => {
 
     it("re-sends the body of a Request given as input", async () => {
       const h = harness([networkError(), created()]);
-      await h.idempotentFetch(
-        new Request(PAYMENTS_URL, { method: "POST", body: PAYMENT_BODY }),
-        { idempotencyKey: CALLER_KEY },
-      );
+      await h.idempotentFetch(new Request(PAYMENTS_URL, { method: "POST", body: PAYMENT_BODY }), {
+        idempotencyKey: CALLER_KEY,
+      });
       expect(h.seen.map((r) => r.body)).toEqual([PAYMENT_BODY, PAYMENT_BODY]);
     });
 
@@ -478,9 +479,7 @@ describe("createIdempotentFetch", () => {
       ["maxDelayMs", Number.NaN],
       ["deadlineMs", -5],
     ] as const)("rejects %s = %s at construction, naming it", (name, value) => {
-      expect(() => createIdempotentFetch({ [name]: value })).toThrow(
-        new RegExp(`${name} must be`),
-      );
+      expect(() => createIdempotentFetch({ [name]: value })).toThrow(new RegExp(`${name} must be`));
     });
   });
 

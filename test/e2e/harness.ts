@@ -1,0 +1,48 @@
+import { expect } from "vitest";
+import { startWranglerDev, type WranglerDev } from "../../scripts/wrangler-dev.ts";
+
+/**
+ * End-to-end helpers: real `wrangler dev` processes in front of a real origin, over real HTTP
+ * on 127.0.0.1.
+ */
+
+/** Starts the gateway in front of `originUrl` with extra `vars`. */
+export function startGateway(
+  originUrl: string,
+  vars: Record<string, string> = {},
+  persistTo?: string,
+): Promise<WranglerDev> {
+  return startWranglerDev({
+    vars: { ORIGIN_URL: originUrl, ...vars },
+    ...(persistTo !== undefined ? { persistTo } : {}),
+  });
+}
+
+/** Options of `send`. */
+export interface SendOptions {
+  key?: string | null;
+  method?: string;
+  body?: string | Uint8Array;
+  headers?: Record<string, string>;
+}
+
+/** Sends a request through a gateway, with a key and an Authorization header by default. */
+export function send(
+  gateway: WranglerDev,
+  path: string,
+  { key = null, method = "POST", body = '{"amount":1000}', headers = {} }: SendOptions = {},
+): Promise<Response> {
+  const all: Record<string, string> = {
+    authorization: "Bearer sk_test_e2e",
+    "content-type": "application/json",
+    ...headers,
+  };
+  if (key !== null) all["idempotency-key"] = key;
+  return fetch(`${gateway.url}${path}`, { method, headers: all, body });
+}
+
+/** The problem+json document of a response. */
+export async function problemOf(response: Response): Promise<Record<string, unknown>> {
+  expect(response.headers.get("content-type")).toBe("application/problem+json");
+  return (await response.json()) as Record<string, unknown>;
+}

@@ -1,0 +1,368 @@
+import { describe, expect, it } from "vitest";
+import {
+  CONFIG_DEFAULTS,
+  type Config,
+  type ConfigResult,
+  MAX_BODY_LIMIT,
+  configFor,
+  parseConfig,
+} from "../../src/config";
+
+const ORIGIN_URL = "https://origin.example.com";
+const MINIMAL_ENV = { ORIGIN_URL } as const;
+
+type Variable = keyof typeof CONFIG_DEFAULTS;
+
+function configOf(env: Readonly<Record<string, unknown>>): Config {
+  const result = parseConfig(env);
+  if (!result.ok) {
+    throw new Error(`expected a valid configuration, got ${JSON.stringify(result.error)}`);
+  }
+  return result.config;
+}
+
+function expectError(result: ConfigResult, variable: string): string {
+  expect(result.ok).toBe(false);
+  if (result.ok) throw new Error("unreachable");
+  expect(result.error.variable).toBe(variable);
+  expect(result.error.detail).not.toBe("");
+  return result.error.detail;
+}
+
+/**
+ * Values that are wrong for every variable whose value must not be empty. ("abc", "-1" and
+ * "1.5" are valid method names: RFC 9110 tokens may hold letters, digits, "-" and ".".)
+ */
+const GENERALLY_INVALID = ["", "  ", "abc def", "é", "\t"] as const;
+
+/**
+ * Invalid values per variable (CONTRACT.md, "Configuration"): for numbers "abc", "-1", "1.5",
+ * "", "  " and the values just past each bound; for lists, malformed and repeated items.
+ */
+const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
+  ORIGIN_URL: [
+    ...GENERALLY_INVALID,
+    "abc",
+    "/relative/path",
+    "origin.example.com",
+    "ftp://origin.example.com",
+    "file:///etc/passwd",
+    "https://user:pass@origin.example.com",
+    "https://user@origin.example.com",
+    "https://origin.example.com/?token=abc",
+    "https://origin.example.com/#fragment",
+  ],
+  IDEMPOTENCY_METHODS: [
+    ...GENERALLY_INVALID,
+    ",",
+    "POST,,PATCH",
+    "POST PATCH",
+    "POST,post",
+    "POST;PATCH",
+  ],
+  IDEMPOTENCY_KEY_REQUIRED: [
+    ...GENERALLY_INVALID,
+    "abc",
+    "-1",
+    "1.5",
+    "1",
+    "0",
+    "yes",
+    "TRUE",
+    "False",
+  ],
+  IDEMPOTENCY_TTL_SECONDS: [
+    ...GENERALLY_INVALID,
+    "abc",
+    "-1",
+    "1.5",
+    "0",
+    "1e3",
+    "0x10",
+    " 60",
+    "60s",
+    String(365 * 24 * 3600 + 1),
+    "99999999999999999999999",
+  ],
+  IDEMPOTENCY_SCOPE_HEADERS: [
+    "abc def",
+    "é",
+    "authorization,,x-tenant",
+    "x:y",
+    "Authorization,authorization",
+  ],
+  IDEMPOTENCY_CONCURRENCY: [...GENERALLY_INVALID, "abc", "-1", "1.5", "WAIT", "Reject", "queue"],
+  IDEMPOTENCY_WAIT_MS: [...GENERALLY_INVALID, "abc", "-1", "1.5", "1e3", "300001"],
+  IDEMPOTENCY_ORIGIN_TIMEOUT_MS: [...GENERALLY_INVALID, "abc", "-1", "1.5", "0", "900001"],
+  IDEMPOTENCY_RETRY_STATUSES: [
+    "abc def",
+    "abc",
+    "-1",
+    "1.5",
+    "99",
+    "600",
+    "429,429",
+    "429,,503",
+    "429;503",
+  ],
+  IDEMPOTENCY_MAX_BODY_BYTES: [
+    ...GENERALLY_INVALID,
+    "abc",
+    "-1",
+    "1.5",
+    "1MB",
+    String(MAX_BODY_LIMIT + 1),
+  ],
+  IDEMPOTENCY_MAX_RESPONSE_BYTES: [
+    ...GENERALLY_INVALID,
+    "abc",
+    "-1",
+    "1.5",
+    String(MAX_BODY_LIMIT + 1),
+  ],
+  IDEMPOTENCY_SHARDS: [...GENERALLY_INVALID, "abc", "-1", "1.5", "4097"],
+};
+
+/** Variables for which "" (and whitespace) is a valid value: an empty list. */
+const EMPTY_ALLOWED: readonly Variable[] = [
+  "IDEMPOTENCY_SCOPE_HEADERS",
+  "IDEMPOTENCY_RETRY_STATUSES",
+];
+
+const INVALID_CASES: [Variable, string][] = (Object.keys(INVALID_VALUES) as Variable[]).flatMap(
+  (variable) => INVALID_VALUES[variable].map((value): [Variable, string] => [variable, value]),
+);
+
+/** An env where every other variable is valid, so an error can only come from `variable`. */
+function envWith(variable: Variable, value: unknown): Record<string, unknown> {
+  return { ...MINIMAL_ENV, [variable]: value };
+}
+
+describe("parseConfig", () => {
+  describe("defaults", () => {
+    it("fills every variable but ORIGIN_URL with the contract's default", () => {
+      const config = configOf(MINIMAL_ENV);
+      expect(config.originUrl).toBe(ORIGIN_URL);
+      expect([...config.methods].sort()).toEqual(["PATCH", "POST"]);
+      expect(config.keyRequired).toBe(true);
+      expect(config.ttlSeconds).toBe(86_400);
+      expect(config.scopeHeaders).toEqual(["authorization"]);
+      expect(config.concurrency).toBe("wait");
+      expect(config.waitMs).toBe(10_000);
+      expect(config.originTimeoutMs).toBe(30_000);
+      expect(config.retryStatuses).toEqual([429, 503]);
+      expect(config.maxBodyBytes).toBe(1_048_576);
+      expect(config.maxResponseBytes).toBe(10_485_760);
+      expect(config.shards).toBe(0);
+    });
+
+    it("has exactly the variables of the contract's table, plus the documented extras", () => {
+      expect(Object.keys(CONFIG_DEFAULTS).sort()).toEqual(
+        [
+          "ORIGIN_URL",
+          "IDEMPOTENCY_METHODS",
+          "IDEMPOTENCY_KEY_REQUIRED",
+          "IDEMPOTENCY_TTL_SECONDS",
+          "IDEMPOTENCY_SCOPE_HEADERS",
+          "IDEMPOTENCY_CONCURRENCY",
+          "IDEMPOTENCY_WAIT_MS",
+          "IDEMPOTENCY_ORIGIN_TIMEOUT_MS",
+          "IDEMPOTENCY_RETRY_STATUSES",
+          "IDEMPOTENCY_MAX_BODY_BYTES",
+          "IDEMPOTENCY_MAX_RESPONSE_BYTES",
+          "IDEMPOTENCY_SHARDS",
+        ].sort(),
+      );
+    });
+
+    it("parses each documented default string to the same value as leaving it unset", () => {
+      const explicit: Record<string, unknown> = { ...MINIMAL_ENV };
+      for (const [name, value] of Object.entries(CONFIG_DEFAULTS)) {
+        if (value !== undefined) explicit[name] = value;
+      }
+      expect(configOf(explicit)).toEqual(configOf(MINIMAL_ENV));
+    });
+
+    it("returns a frozen configuration", () => {
+      const config = configOf(MINIMAL_ENV);
+      expect(Object.isFrozen(config)).toBe(true);
+      expect(Object.isFrozen(config.scopeHeaders)).toBe(true);
+      expect(Object.isFrozen(config.retryStatuses)).toBe(true);
+    });
+
+    it("ignores variables it does not read", () => {
+      expect(configOf({ ...MINIMAL_ENV, UNRELATED: 42, ADMIN_TOKEN: "t" })).toEqual(
+        configOf(MINIMAL_ENV),
+      );
+    });
+  });
+
+  describe("ORIGIN_URL", () => {
+    it("is required: an env without it is an error naming ORIGIN_URL", () => {
+      expectError(parseConfig({}), "ORIGIN_URL");
+    });
+
+    it.each([
+      ["https://origin.example.com/", "https://origin.example.com"],
+      ["https://origin.example.com", "https://origin.example.com"],
+      ["https://origin.example.com/base/", "https://origin.example.com/base"],
+      ["https://origin.example.com/base//", "https://origin.example.com/base"],
+      ["http://127.0.0.1:8788/", "http://127.0.0.1:8788"],
+    ])("reads %j as %j (trailing slashes stripped)", (value, expected) => {
+      expect(configOf({ ORIGIN_URL: value }).originUrl).toBe(expected);
+    });
+
+    it.each([
+      "https://origin.example.com/",
+      "https://origin.example.com/base/",
+      "http://127.0.0.1:8788",
+      "https://origin.example.com/?",
+      "https://origin.example.com/#",
+    ])("accepted as %j, gives a base that path and query can be appended to", (value) => {
+      const result = parseConfig({ ORIGIN_URL: value });
+      if (!result.ok) return; // Rejecting the value is fine too.
+      const target = new URL(`${result.config.originUrl}/v1/payments?expand=customer`);
+      expect(target.pathname.endsWith("/v1/payments")).toBe(true);
+      expect(target.search).toBe("?expand=customer");
+    });
+  });
+
+  describe("rejects every invalid value, naming its variable", () => {
+    it.each(INVALID_CASES)("%s=%j", (variable, value) => {
+      expectError(parseConfig(envWith(variable, value)), variable);
+    });
+
+    it("covers every variable in CONFIG_DEFAULTS with invalid values", () => {
+      for (const variable of Object.keys(CONFIG_DEFAULTS) as Variable[]) {
+        expect(INVALID_VALUES[variable].length).toBeGreaterThan(0);
+      }
+    });
+
+    it.each((Object.keys(CONFIG_DEFAULTS) as Variable[]).filter((v) => !EMPTY_ALLOWED.includes(v)))(
+      'rejects %s="" and does NOT fall back to its default',
+      (variable) => {
+        expectError(parseConfig(envWith(variable, "")), variable);
+        expectError(parseConfig(envWith(variable, "  ")), variable);
+      },
+    );
+
+    it.each<[Variable, unknown]>([
+      ["ORIGIN_URL", 42],
+      ["IDEMPOTENCY_KEY_REQUIRED", false],
+      ["IDEMPOTENCY_TTL_SECONDS", 3600],
+      ["IDEMPOTENCY_METHODS", ["POST"]],
+      ["IDEMPOTENCY_RETRY_STATUSES", [429]],
+      ["IDEMPOTENCY_SHARDS", { count: 4 }],
+    ])("rejects a non-string %s (%j) and says it must be a string", (variable, value) => {
+      expect(expectError(parseConfig(envWith(variable, value)), variable)).toMatch(/string/);
+    });
+
+    it("reports the problem in the detail, not only the name", () => {
+      const detail = expectError(
+        parseConfig(envWith("IDEMPOTENCY_TTL_SECONDS", "0")),
+        "IDEMPOTENCY_TTL_SECONDS",
+      );
+      expect(detail).toMatch(/between 1 and/);
+    });
+  });
+
+  describe("lists", () => {
+    it("upper-cases methods and trims the whitespace around items", () => {
+      expect([...configOf(envWith("IDEMPOTENCY_METHODS", " post , Put,DELETE ")).methods]).toEqual([
+        "POST",
+        "PUT",
+        "DELETE",
+      ]);
+    });
+
+    it("lower-cases scope headers and keeps their configured order", () => {
+      expect(
+        configOf(envWith("IDEMPOTENCY_SCOPE_HEADERS", "X-Tenant, Authorization")).scopeHeaders,
+      ).toEqual(["x-tenant", "authorization"]);
+    });
+
+    it.each(["", "  "])(
+      "reads IDEMPOTENCY_SCOPE_HEADERS=%j as one global scope (no headers)",
+      (value) => {
+        expect(configOf(envWith("IDEMPOTENCY_SCOPE_HEADERS", value)).scopeHeaders).toEqual([]);
+      },
+    );
+
+    it.each(["", "  "])("reads IDEMPOTENCY_RETRY_STATUSES=%j as no retry statuses", (value) => {
+      expect(configOf(envWith("IDEMPOTENCY_RETRY_STATUSES", value)).retryStatuses).toEqual([]);
+    });
+
+    it("reads retry statuses as numbers in configured order", () => {
+      expect(configOf(envWith("IDEMPOTENCY_RETRY_STATUSES", "503, 429,502")).retryStatuses).toEqual(
+        [503, 429, 502],
+      );
+    });
+
+    it("rejects methods repeated in another case, naming IDEMPOTENCY_METHODS", () => {
+      const detail = expectError(
+        parseConfig(envWith("IDEMPOTENCY_METHODS", "POST,post")),
+        "IDEMPOTENCY_METHODS",
+      );
+      expect(detail).toMatch(/repeat/);
+    });
+
+    it("rejects scope headers repeated in another case, naming IDEMPOTENCY_SCOPE_HEADERS", () => {
+      expectError(
+        parseConfig(envWith("IDEMPOTENCY_SCOPE_HEADERS", "authorization,AUTHORIZATION")),
+        "IDEMPOTENCY_SCOPE_HEADERS",
+      );
+    });
+  });
+
+  describe("values", () => {
+    it.each<[Variable, string, keyof Config, unknown]>([
+      ["IDEMPOTENCY_KEY_REQUIRED", "false", "keyRequired", false],
+      ["IDEMPOTENCY_CONCURRENCY", "reject", "concurrency", "reject"],
+      ["IDEMPOTENCY_TTL_SECONDS", "1", "ttlSeconds", 1],
+      ["IDEMPOTENCY_TTL_SECONDS", String(365 * 24 * 3600), "ttlSeconds", 365 * 24 * 3600],
+      ["IDEMPOTENCY_WAIT_MS", "0", "waitMs", 0],
+      ["IDEMPOTENCY_WAIT_MS", "300000", "waitMs", 300_000],
+      ["IDEMPOTENCY_ORIGIN_TIMEOUT_MS", "1", "originTimeoutMs", 1],
+      ["IDEMPOTENCY_ORIGIN_TIMEOUT_MS", "900000", "originTimeoutMs", 900_000],
+      ["IDEMPOTENCY_MAX_BODY_BYTES", "0", "maxBodyBytes", 0],
+      ["IDEMPOTENCY_MAX_BODY_BYTES", String(MAX_BODY_LIMIT), "maxBodyBytes", MAX_BODY_LIMIT],
+      [
+        "IDEMPOTENCY_MAX_RESPONSE_BYTES",
+        String(MAX_BODY_LIMIT),
+        "maxResponseBytes",
+        MAX_BODY_LIMIT,
+      ],
+      ["IDEMPOTENCY_SHARDS", "4096", "shards", 4096],
+    ])("reads %s=%j as %s %j", (variable, value, field, expected) => {
+      expect(configOf(envWith(variable, value))[field]).toEqual(expected);
+    });
+  });
+});
+
+describe("configFor", () => {
+  it("parses an env object once and answers the same result for it afterwards", () => {
+    const env = { ...MINIMAL_ENV };
+    const first = configFor(env);
+    expect(configFor(env)).toBe(first);
+  });
+
+  it("does NOT share the cached result between different env objects", () => {
+    const valid = configFor({ ...MINIMAL_ENV });
+    const invalid = configFor({ ...MINIMAL_ENV, IDEMPOTENCY_TTL_SECONDS: "abc" });
+    expect(valid.ok).toBe(true);
+    expect(invalid.ok).toBe(false);
+    expect(configFor({ ...MINIMAL_ENV })).not.toBe(valid);
+  });
+
+  it("caches an invalid configuration too", () => {
+    const env = { IDEMPOTENCY_TTL_SECONDS: "abc" };
+    const first = configFor(env);
+    expect(first.ok).toBe(false);
+    expect(configFor(env)).toBe(first);
+  });
+
+  it("answers the same as parseConfig", () => {
+    const env = { ...MINIMAL_ENV, IDEMPOTENCY_SHARDS: "8" };
+    expect(configFor(env)).toEqual(parseConfig(env));
+  });
+});
