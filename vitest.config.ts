@@ -11,6 +11,8 @@ import { defineConfig } from "vitest/config";
  */
 export default defineConfig({
   test: {
+    // Per-request log lines are asserted where they matter; elsewhere they are noise.
+    silent: "passed-only",
     projects: [
       {
         plugins: [

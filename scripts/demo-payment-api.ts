@@ -35,14 +35,23 @@ export async function startDemoPaymentApi(port: number, log: (line: string) => v
         try {
           input = JSON.parse(Buffer.concat(chunks).toString() || "{}") as typeof input;
         } catch {
-          return send(400, { error: { type: "invalid_request_error", message: "Body must be JSON." } });
+          return send(400, {
+            error: { type: "invalid_request_error", message: "Body must be JSON." },
+          });
         }
         const { amount, currency } = input;
         if (!Number.isInteger(amount) || (amount as number) <= 0) {
-          return send(400, { error: { type: "invalid_request_error", message: "amount must be a positive integer." } });
+          return send(400, {
+            error: { type: "invalid_request_error", message: "amount must be a positive integer." },
+          });
         }
         if (typeof currency !== "string" || !/^[a-z]{3}$/.test(currency)) {
-          return send(400, { error: { type: "invalid_request_error", message: "currency must be a 3-letter ISO code." } });
+          return send(400, {
+            error: {
+              type: "invalid_request_error",
+              message: "currency must be a 3-letter ISO code.",
+            },
+          });
         }
         const key = req.headers["idempotency-key"];
         const payment: Payment = {

@@ -69,9 +69,7 @@ function list<T extends z.ZodType<unknown, string>>(
 ) {
   return z
     .string()
-    .transform((s) =>
-      s.trim() === "" ? [] : s.split(",").map((part) => part.trim()),
-    )
+    .transform((s) => (s.trim() === "" ? [] : s.split(",").map((part) => part.trim())))
     .refine((parts) => allowEmpty || parts.length > 0, "must list at least one value")
     .pipe(z.array(item))
     .refine((parts) => new Set(parts).size === parts.length, "must not repeat a value");
@@ -84,7 +82,8 @@ const schema = z.object({
     .transform((s) => new URL(s))
     .refine((u) => u.protocol === "http:" || u.protocol === "https:", "must be http or https")
     .refine((u) => u.username === "" && u.password === "", "must not carry credentials")
-    .refine((u) => u.search === "" && u.hash === "", "must not have a query or fragment")
+    // `URL.search` is "" for a bare "?", so look at the href itself.
+    .refine((u) => !/[?#]/.test(u.href), "must not have a query or fragment")
     .transform((u) => u.href.replace(/\/+$/, "")),
   IDEMPOTENCY_METHODS: list(
     z

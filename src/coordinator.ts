@@ -166,7 +166,13 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       return { ...unknownAnswer(result.detail, false), originMs };
     }
     const { response } = result;
-    const base = { kind: "response", replayed: false, response, originStatus: response.status, originMs } as const;
+    const base = {
+      kind: "response",
+      replayed: false,
+      response,
+      originStatus: response.status,
+      originMs,
+    } as const;
     if (policy.retryStatuses.includes(response.status)) {
       // The origin asked for a retry: nothing happened there that a retry could duplicate.
       this.#delete(identity);
@@ -201,9 +207,11 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
         policy.waitMs,
       );
     });
-    const coalesced = first.then(
-      (answer): Answer => ({ ...answer, outcome: "coalesced", replayed: true }),
-    );
+    const coalesced = first.then((answer): Answer => ({
+      ...answer,
+      outcome: "coalesced",
+      replayed: true,
+    }));
     return Promise.race([coalesced, timeout]).finally(() => clearTimeout(timer));
   }
 

@@ -1,4 +1,5 @@
 import type { Config } from "./config";
+import type { IdempotencyCoordinator } from "./coordinator";
 import type { Answer, ExecuteCommand, Policy } from "./coordinator-protocol";
 import { fingerprint } from "./fingerprint";
 import { parseIdempotencyKey } from "./idempotency-key";
@@ -14,7 +15,7 @@ import { REPLAYED_HEADER, toResponse } from "./stored-response";
 /** What the gateway needs from its environment to handle a request. */
 export interface GatewayDeps {
   config: Config;
-  coordinators: DurableObjectNamespace<import("./coordinator").IdempotencyCoordinator>;
+  coordinators: DurableObjectNamespace<IdempotencyCoordinator>;
   /** Keeps the coordinator call alive if the client disconnects. */
   waitUntil: (promise: Promise<unknown>) => void;
 }

@@ -42,6 +42,8 @@ export function endToEndHeaders(headers: Headers): [string, string][] {
     out.push([name, value]);
   }
   // The Fetch API joins repeated fields with ", " — fatal for Set-Cookie (RFC 6265 §3).
-  for (const cookie of headers.getSetCookie()) out.push(["set-cookie", cookie]);
+  if (!listed.has("set-cookie")) {
+    for (const cookie of headers.getSetCookie()) out.push(["set-cookie", cookie]);
+  }
   return out;
 }

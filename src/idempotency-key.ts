@@ -12,9 +12,7 @@ export const MAX_KEY_LENGTH = 255;
 
 /** The outcome of parsing: the unquoted key, none sent, or why it is invalid. */
 export type KeyParseResult =
-  | { kind: "key"; key: string }
-  | { kind: "missing" }
-  | { kind: "invalid"; reason: string };
+  { kind: "key"; key: string } | { kind: "missing" } | { kind: "invalid"; reason: string };
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
 

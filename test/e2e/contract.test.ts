@@ -25,7 +25,10 @@ beforeAll(async () => {
       IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "500",
       IDEMPOTENCY_MAX_BODY_BYTES: "1024",
     }),
-    startGateway(origin.url, { IDEMPOTENCY_CONCURRENCY: "reject", IDEMPOTENCY_KEY_REQUIRED: "false" }),
+    startGateway(origin.url, {
+      IDEMPOTENCY_CONCURRENCY: "reject",
+      IDEMPOTENCY_KEY_REQUIRED: "false",
+    }),
     startGateway(origin.url, { IDEMPOTENCY_WAIT_MS: "100" }),
     startGateway(`http://127.0.0.1:${closedPort}`),
     startGateway(origin.url, { IDEMPOTENCY_TTL_SECONDS: "soon" }),

@@ -15,7 +15,9 @@ const DUPLICATES = 200;
 async function raceDuplicates(vars: Vars) {
   const key = newKey();
   const gate = newKey();
-  const all = Array.from({ length: DUPLICATES }, () => post(`/gate/${gate}/v1/charges`, key, { vars }));
+  const all = Array.from({ length: DUPLICATES }, () =>
+    post(`/gate/${gate}/v1/charges`, key, { vars }),
+  );
   // The first request is held at the origin until every duplicate has been sent.
   await originArrivals(gate, 1);
   await releaseGate(gate);

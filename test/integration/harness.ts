@@ -27,7 +27,10 @@ export type Vars = Partial<Record<keyof Env, string>>;
  */
 export async function gateway(path: string, init: RequestInit = {}, vars: Vars = {}) {
   const ctx = createExecutionContext();
-  const request = new Request(`https://api.example.com${path}`, init);
+  // An incoming request carries `cf` properties a constructed one lacks; the handler reads none.
+  const request = new Request(`https://api.example.com${path}`, init) as Parameters<
+    typeof worker.fetch
+  >[0];
   const response = await worker.fetch(request, { ...env, ...vars } as Env, ctx);
   await waitOnExecutionContext(ctx);
   return response;

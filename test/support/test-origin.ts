@@ -178,16 +178,14 @@ export async function startTestOrigin(port = 0): Promise<TestOrigin> {
         .end("cookies");
     } else {
       const charge = ++charges;
-      res
-        .writeHead(201, { "content-type": "application/json", "x-charge": String(charge) })
-        .end(
-          JSON.stringify({
-            charge,
-            method: req.method,
-            path,
-            bodySha256: createHash("sha256").update(body).digest("hex"),
-          }),
-        );
+      res.writeHead(201, { "content-type": "application/json", "x-charge": String(charge) }).end(
+        JSON.stringify({
+          charge,
+          method: req.method,
+          path,
+          bodySha256: createHash("sha256").update(body).digest("hex"),
+        }),
+      );
     }
   }
 
