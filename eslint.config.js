@@ -2,7 +2,17 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules", ".wrangler", "dist", "worker-configuration.d.ts", "bench/results"] },
+  {
+    ignores: [
+      "node_modules",
+      ".wrangler",
+      "dist",
+      "worker-configuration.d.ts",
+      "bench/results",
+      "bench/.tmp",
+      "test/.tmp",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

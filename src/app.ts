@@ -1,10 +1,12 @@
 import { Hono } from "hono";
 import { ADMIN_PREFIX, adminRoutes } from "./admin";
 import { configFor, type ConfigResult } from "./config";
+import type { GatewayEnv } from "./env";
 import { handleApiRequest } from "./gateway";
+import { metricsFor } from "./metrics";
 import { problemResponse } from "./problems";
 
-type AppEnv = { Bindings: Env; Variables: { configResult: ConfigResult } };
+type AppEnv = { Bindings: GatewayEnv; Variables: { configResult: ConfigResult } };
 
 /**
  * The gateway's HTTP surface: admin routes under `/__idempotency/`, everything else to the
@@ -30,6 +32,7 @@ export function createApp(): Hono<AppEnv> {
     }
     return handleApiRequest(c.req.raw, {
       config: result.config,
+      metrics: metricsFor(c.env.METRICS),
       coordinators: c.env.COORDINATOR,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
     });

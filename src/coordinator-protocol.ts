@@ -71,4 +71,6 @@ export interface RecordView {
   bodyBytes: number | null;
   /** Why the outcome is unknown, for `unknown` records. */
   detail: string | null;
+  /** The stored answer, only when asked for (`includeResponse`) and completed. */
+  response?: StoredResponse;
 }

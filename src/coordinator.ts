@@ -70,11 +70,16 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     }
   }
 
-  /** The record of `identity` for operators (no body), or `null`. Expired records are absent. */
-  lookup(identity: string): RecordView | null {
+  /**
+   * The record of `identity` for operators, or `null`. Expired records are absent. The stored
+   * answer is included only when asked for.
+   */
+  lookup(identity: string, includeResponse = false): RecordView | null {
     const row = this.#readRow(identity);
     if (row === null || (row.expiresAt <= Date.now() && !this.#inflight.has(identity))) return null;
+    const replay = includeResponse && row.state === "completed" ? this.#replay(row) : null;
     return {
+      ...(replay?.kind === "response" ? { response: replay.response } : {}),
       state: row.state,
       fingerprint: row.fingerprint,
       createdAt: row.createdAt,

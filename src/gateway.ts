@@ -1,10 +1,13 @@
 import type { Config } from "./config";
+import type { Settings } from "./config-schema";
 import type { IdempotencyCoordinator } from "./coordinator";
 import type { Answer, ExecuteCommand, Policy } from "./coordinator-protocol";
 import { fingerprint } from "./fingerprint";
 import { parseIdempotencyKey } from "./idempotency-key";
 import { keyIdentity } from "./key-identity";
-import { logRequest } from "./log";
+import { logRequest, type RequestLog } from "./log";
+import type { Metrics } from "./metrics";
+import { settingsFor } from "./route-policy";
 import { objectName } from "./object-name";
 import { problemResponse, type GatewayProblem } from "./problems";
 import { originTarget, passThrough } from "./proxy";
@@ -15,6 +18,7 @@ import { REPLAYED_HEADER, toResponse } from "./stored-response";
 /** What the gateway needs from its environment to handle a request. */
 export interface GatewayDeps {
   config: Config;
+  metrics: Metrics;
   coordinators: DurableObjectNamespace<IdempotencyCoordinator>;
   /** Keeps the coordinator call alive if the client disconnects. */
   waitUntil: (promise: Promise<unknown>) => void;
@@ -26,18 +30,24 @@ export interface GatewayDeps {
  */
 export async function handleApiRequest(request: Request, deps: GatewayDeps): Promise<Response> {
   const { config } = deps;
-  if (!config.methods.has(request.method)) return passThrough(request, config.originUrl);
+  const url = new URL(request.url);
+  const settings = settingsFor(config, url.pathname);
+  if (!settings.methods.has(request.method)) return passThrough(request, config.originUrl);
   const started = Date.now();
   const method = request.method;
+  const report = (line: RequestLog) => {
+    logRequest(line);
+    deps.metrics.count(line);
+  };
   const refuse = (outcome: "invalid" | "too-large" | "missing-key", problem: GatewayProblem) => {
     const response = problemResponse(problem);
-    logRequest({ outcome, method, status: response.status, gatewayMs: Date.now() - started });
+    report({ outcome, method, status: response.status, gatewayMs: Date.now() - started });
     return response;
   };
 
   const parsed = parseIdempotencyKey(request.headers.get("idempotency-key"));
   if (parsed.kind === "missing") {
-    if (!config.keyRequired) return passThrough(request, config.originUrl);
+    if (!settings.keyRequired) return passThrough(request, config.originUrl);
     return refuse("missing-key", { code: "missing-idempotency-key" });
   }
   if (parsed.kind === "invalid") {
@@ -46,13 +56,12 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   const body = await readBounded(
     request.body,
     request.headers.get("content-length"),
-    config.maxBodyBytes,
+    settings.maxBodyBytes,
   );
   if (body === null) {
-    return refuse("too-large", { code: "request-too-large", limitBytes: config.maxBodyBytes });
+    return refuse("too-large", { code: "request-too-large", limitBytes: settings.maxBodyBytes });
   }
 
-  const url = new URL(request.url);
   const [identity, print] = await Promise.all([
     keyIdentity(config.scopeHeaders, (name) => request.headers.get(name), parsed.key),
     fingerprint({ method, path: url.pathname, query: url.search.slice(1), body }),
@@ -69,14 +78,14 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
       headers,
       body: request.body === null ? null : body,
     },
-    policy: policyFor(config),
+    policy: policyFor(settings, config.originUrl),
   };
 
   const pending = execute(deps.coordinators, objectName(identity, config.shards), command);
   deps.waitUntil(pending);
   const answer = await pending;
   const response = toHttp(answer);
-  logRequest({
+  report({
     outcome: answer.outcome,
     keyHash: identity.slice(0, 32),
     method,
@@ -90,15 +99,15 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   return response;
 }
 
-function policyFor(config: Config): Policy {
+function policyFor(settings: Settings, originUrl: string): Policy {
   return {
-    ttlSeconds: config.ttlSeconds,
-    concurrency: config.concurrency,
-    waitMs: config.waitMs,
-    originTimeoutMs: config.originTimeoutMs,
-    retryStatuses: config.retryStatuses,
-    maxResponseBytes: config.maxResponseBytes,
-    originUrl: config.originUrl,
+    ttlSeconds: settings.ttlSeconds,
+    concurrency: settings.concurrency,
+    waitMs: settings.waitMs,
+    originTimeoutMs: settings.originTimeoutMs,
+    retryStatuses: settings.retryStatuses,
+    maxResponseBytes: settings.maxResponseBytes,
+    originUrl,
   };
 }
 

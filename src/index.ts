@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import type { GatewayEnv } from "./env";
 
 /**
  * The Worker entry: the app, and the coordinator class the `COORDINATOR` binding names.
@@ -7,6 +8,6 @@ const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
-} satisfies ExportedHandler<Env>;
+} satisfies ExportedHandler<GatewayEnv>;
 
 export { IdempotencyCoordinator } from "./coordinator";

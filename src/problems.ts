@@ -12,7 +12,10 @@ export type ProblemCode =
   | "request-in-progress"
   | "origin-unreachable"
   | "origin-outcome-unknown"
-  | "invalid-configuration";
+  | "invalid-configuration"
+  | "admin-unauthorized"
+  | "invalid-admin-request"
+  | "key-not-found";
 
 /** An expected failure, tagged by its contract code. `detail` is safe to show the caller. */
 export type GatewayProblem =
@@ -23,7 +26,11 @@ export type GatewayProblem =
   | { code: "request-in-progress"; retryAfterSeconds: number }
   | { code: "origin-unreachable"; detail: string }
   | { code: "origin-outcome-unknown"; detail: string }
-  | { code: "invalid-configuration"; variable: string; detail: string };
+  | { code: "invalid-configuration"; variable: string; detail: string }
+  // The admin API's own answers (README, "Operating it"): not part of the request path.
+  | { code: "admin-unauthorized" }
+  | { code: "invalid-admin-request"; detail: string }
+  | { code: "key-not-found" };
 
 /** The path prefix under which the gateway documents each problem `type` (see `admin.ts`). */
 export const PROBLEM_TYPE_PREFIX = "/__idempotency/problems/";
@@ -32,7 +39,7 @@ interface ProblemSpec {
   status: number;
   title: string;
   /** The `error.type` of the Stripe-style envelope that payment SDKs read. */
-  errorType: "idempotency_error" | "invalid_request_error" | "api_error";
+  errorType: "idempotency_error" | "invalid_request_error" | "api_error" | "authentication_error";
 }
 
 /** Status, title and SDK error type per code: the contract's errors table, as data. */
@@ -77,6 +84,21 @@ export const PROBLEM_SPECS: Readonly<Record<ProblemCode, ProblemSpec>> = Object.
     title: "The gateway is misconfigured",
     errorType: "api_error",
   },
+  "admin-unauthorized": {
+    status: 401,
+    title: "A valid admin token is required",
+    errorType: "authentication_error",
+  },
+  "invalid-admin-request": {
+    status: 400,
+    title: "The admin request is invalid",
+    errorType: "invalid_request_error",
+  },
+  "key-not-found": {
+    status: 404,
+    title: "No record is stored for this key",
+    errorType: "invalid_request_error",
+  },
 });
 
 /** The human-readable explanation of one problem, never containing a key, credential or body. */
@@ -98,6 +120,12 @@ export function problemDetail(problem: GatewayProblem): string {
       return `${problem.detail} The request may have taken effect at the origin, so it will not be forwarded again with this key. Reconcile with the origin before using a new key.`;
     case "invalid-configuration":
       return `${problem.variable}: ${problem.detail}`;
+    case "admin-unauthorized":
+      return "Send Authorization: Bearer <ADMIN_TOKEN>.";
+    case "invalid-admin-request":
+      return problem.detail;
+    case "key-not-found":
+      return "No live record exists for this key and scope: it was never used, has expired or was purged.";
   }
 }
 
@@ -134,6 +162,10 @@ export function problemResponse(
   if (problem.code === "request-in-progress") {
     // RFC 9110 §10.2.3: delay-seconds.
     headers.set("retry-after", String(problem.retryAfterSeconds));
+  }
+  if (problem.code === "admin-unauthorized") {
+    // RFC 9110 §11.6.1: a 401 names the scheme it wants (RFC 6750 §3).
+    headers.set("www-authenticate", 'Bearer realm="idempotency-gateway"');
   }
   return new Response(JSON.stringify(problemDocument(problem)), {
     status: PROBLEM_SPECS[problem.code].status,

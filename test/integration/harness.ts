@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import { keyIdentity } from "../../src/key-identity";
+import type { GatewayEnv } from "../../src/env";
 import { objectName } from "../../src/object-name";
 import type { SeenRequest } from "../support/test-origin";
 
@@ -18,8 +19,8 @@ export function newKey(): string {
   return crypto.randomUUID();
 }
 
-/** Settings to override for one call, as wrangler `vars` strings. */
-export type Vars = Partial<Record<keyof Env, string>>;
+/** Bindings to override for one call: wrangler `vars` strings, secrets, or binding fakes. */
+export type Vars = Partial<Record<keyof GatewayEnv, unknown>>;
 
 /**
  * Sends a request through the Worker's real `fetch` handler, with `vars` overriding the

@@ -121,12 +121,14 @@ const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
     String(MAX_BODY_LIMIT + 1),
   ],
   IDEMPOTENCY_SHARDS: [...GENERALLY_INVALID, "abc", "-1", "1.5", "4097"],
+  IDEMPOTENCY_ROUTES: ["  ", "abc", "[]", "1", "{", "null", '"/v1/*"'],
 };
 
 /** Variables for which "" (and whitespace) is a valid value: an empty list. */
 const EMPTY_ALLOWED: readonly Variable[] = [
   "IDEMPOTENCY_SCOPE_HEADERS",
   "IDEMPOTENCY_RETRY_STATUSES",
+  "IDEMPOTENCY_ROUTES",
 ];
 
 const INVALID_CASES: [Variable, string][] = (Object.keys(INVALID_VALUES) as Variable[]).flatMap(
@@ -171,6 +173,7 @@ describe("parseConfig", () => {
           "IDEMPOTENCY_MAX_BODY_BYTES",
           "IDEMPOTENCY_MAX_RESPONSE_BYTES",
           "IDEMPOTENCY_SHARDS",
+          "IDEMPOTENCY_ROUTES",
         ].sort(),
       );
     });

@@ -8,7 +8,11 @@ import {
   problemResponse,
 } from "../../src/problems";
 
-type ErrorType = "idempotency_error" | "invalid_request_error" | "api_error";
+type ErrorType =
+  | "idempotency_error"
+  | "invalid_request_error"
+  | "api_error"
+  | "authentication_error";
 
 /** CONTRACT.md, "Errors": status and SDK `error.type` per code, written out independently. */
 const CONTRACT_TABLE: Readonly<Record<ProblemCode, { status: number; errorType: ErrorType }>> = {
@@ -20,6 +24,10 @@ const CONTRACT_TABLE: Readonly<Record<ProblemCode, { status: number; errorType: 
   "origin-unreachable": { status: 502, errorType: "api_error" },
   "origin-outcome-unknown": { status: 504, errorType: "api_error" },
   "invalid-configuration": { status: 500, errorType: "api_error" },
+  // The admin API's own codes (README, "Operating it"), beyond the contract's table.
+  "admin-unauthorized": { status: 401, errorType: "authentication_error" },
+  "invalid-admin-request": { status: 400, errorType: "invalid_request_error" },
+  "key-not-found": { status: 404, errorType: "invalid_request_error" },
 };
 
 const RETRY_AFTER_SECONDS = 7;
@@ -45,6 +53,9 @@ const EXAMPLES: Readonly<Record<ProblemCode, GatewayProblem>> = {
     variable: "IDEMPOTENCY_TTL_SECONDS",
     detail: "must be a whole number written in digits",
   },
+  "admin-unauthorized": { code: "admin-unauthorized" },
+  "invalid-admin-request": { code: "invalid-admin-request", detail: "key: is required" },
+  "key-not-found": { code: "key-not-found" },
 };
 
 const CODES = Object.keys(CONTRACT_TABLE) as ProblemCode[];
