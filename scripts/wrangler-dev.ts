@@ -37,6 +37,8 @@ export interface WranglerDev {
   process: ChildProcess;
   /** Everything it printed so far. */
   output(): string;
+  /** Resolves once its output contains `text` (rejects after `timeoutMs`, default 10 s). */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
   /** Stops it (SIGTERM, then SIGKILL after 5 s) and resolves when it has exited. */
   stop(): Promise<void>;
   /** Kills it at once, as a crash would (SIGKILL). */
@@ -109,6 +111,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     detached: true,
   });
   let output = "";
+  const watchers = new Set<() => void>();
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
 
   const ready = new Promise<void>((resolve, reject) => {
@@ -119,6 +122,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
       const text = data.toString();
       output += text;
       if (inheritOutput) process.stdout.write(text);
+      for (const watch of watchers) watch();
       if (output.includes("Ready on")) {
         clearTimeout(timer);
         resolve();
@@ -163,6 +167,21 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     port,
     process: child,
     output: () => output,
+    waitForOutput: (text, timeoutMs = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        const watch = () => {
+          if (!output.includes(text)) return;
+          watchers.delete(watch);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          watchers.delete(watch);
+          reject(new Error(`wrangler dev never printed ${JSON.stringify(text)}`));
+        }, timeoutMs);
+        watchers.add(watch);
+        watch();
+      }),
     stop: () => stop("SIGTERM"),
     kill: () => stop("SIGKILL"),
   };
