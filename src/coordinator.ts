@@ -25,7 +25,7 @@ import {
  */
 export class IdempotencyCoordinator extends DurableObject<Env> {
   /** In-flight origin calls of this instance, by key identity. Lost on eviction, by design. */
-  readonly #inflight = new Map<string, Promise<Answer>>();
+  readonly #inflight = new Map<string, InFlight>();
   /** The alarm time as last read or set; `undefined` until first read. */
   #alarmAt: number | null | undefined;
 
@@ -50,7 +50,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
         return { kind: "problem", outcome: "mismatch", replayed: false, problem: MISMATCH };
       case "join":
         // `decide` answers "join" only when the promise exists.
-        return this.#join(inflight as Promise<Answer>, command.policy);
+        return this.#join(inflight as InFlight, command.policy);
       case "replay":
         return this.#replay(row as RecordRow);
       case "unknown":
@@ -137,7 +137,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     const answer = this.#callAndRecord(command, record).finally(() => {
       this.#inflight.delete(identity);
     });
-    this.#inflight.set(identity, answer);
+    this.#inflight.set(identity, { answer, waiters: 0 });
     // Keeps the object alive until the origin has answered and the record is written, even if
     // the client has gone (compat >= 2026-10-01: durable_object_io_tasks_prevent_eviction).
     this.ctx.waitUntil(answer);
@@ -201,10 +201,12 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     return { ...base, outcome: "forwarded" };
   }
 
-  #join(first: Promise<Answer>, policy: Policy): Promise<Answer> {
-    if (policy.concurrency === "reject") {
+  #join(first: InFlight, policy: Policy): Promise<Answer> {
+    // Each waiter holds a promise and a timer: past the bound, duplicates are told to come back.
+    if (policy.concurrency === "reject" || first.waiters >= MAX_WAITERS_PER_KEY) {
       return Promise.resolve(inProgress(retryAfter(policy.originTimeoutMs)));
     }
+    first.waiters++;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<Answer>((resolve) => {
       timer = setTimeout(
@@ -212,12 +214,15 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
         policy.waitMs,
       );
     });
-    const coalesced = first.then((answer): Answer => ({
+    const coalesced = first.answer.then((answer): Answer => ({
       ...answer,
       outcome: "coalesced",
       replayed: true,
     }));
-    return Promise.race([coalesced, timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([coalesced, timeout]).finally(() => {
+      clearTimeout(timer);
+      first.waiters--;
+    });
   }
 
   #replay(row: RecordRow): Answer {
@@ -363,6 +368,18 @@ interface RecordRow extends KeyRecord {
 }
 
 const MISMATCH = { code: "idempotency-key-reused" } as const;
+
+/**
+ * Most duplicates that may wait on one in-flight key in one object. Beyond it they get
+ * `409 request-in-progress` at once, which keeps memory per key bounded under a retry storm.
+ */
+export const MAX_WAITERS_PER_KEY = 1000;
+
+/** A key's origin call in progress in this instance, and how many duplicates wait for it. */
+interface InFlight {
+  answer: Promise<Answer>;
+  waiters: number;
+}
 
 function retryAfter(originTimeoutMs: number): number {
   return Math.max(1, Math.ceil(originTimeoutMs / 1000));

@@ -117,6 +117,23 @@ describe("concurrent duplicates", () => {
   });
 });
 
+describe("a client that disconnects", () => {
+  it("does not stop the origin call: the answer is stored and the retry gets it, with one origin call", async () => {
+    const key = randomUUID();
+    const gate = randomUUID();
+    const client = new AbortController();
+    const pending = send(main, `/gate/${gate}/v1/charges`, { key, signal: client.signal });
+    await origin.arrivals(gate, 1);
+    client.abort();
+    await expect(pending).rejects.toThrow();
+    origin.release(gate);
+    const retry = await send(main, `/gate/${gate}/v1/charges`, { key });
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(origin.requests(key)).toHaveLength(1);
+  });
+});
+
 describe("what is stored per origin answer", () => {
   it("releases the key on a retry status (503): the retry is forwarded again", async () => {
     const key = randomUUID();

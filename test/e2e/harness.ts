@@ -24,13 +24,14 @@ export interface SendOptions {
   method?: string;
   body?: string | Uint8Array;
   headers?: Record<string, string>;
+  signal?: AbortSignal;
 }
 
 /** Sends a request through a gateway, with a key and an Authorization header by default. */
 export function send(
   gateway: WranglerDev,
   path: string,
-  { key = null, method = "POST", body = '{"amount":1000}', headers = {} }: SendOptions = {},
+  { key = null, method = "POST", body = '{"amount":1000}', headers = {}, signal }: SendOptions = {},
 ): Promise<Response> {
   const all: Record<string, string> = {
     authorization: "Bearer sk_test_e2e",
@@ -38,7 +39,12 @@ export function send(
     ...headers,
   };
   if (key !== null) all["idempotency-key"] = key;
-  return fetch(`${gateway.url}${path}`, { method, headers: all, body });
+  return fetch(`${gateway.url}${path}`, {
+    method,
+    headers: all,
+    body,
+    ...(signal !== undefined ? { signal } : {}),
+  });
 }
 
 /** The problem+json document of a response. */

@@ -14,6 +14,7 @@ import type { AddressInfo } from "node:net";
  * - `/bytes/<n>`: `n` deterministic pseudo-random bytes (application/octet-stream);
  * - `/redirect`: 302 with a Location;
  * - `/cookies`: 201 with two Set-Cookie fields;
+ * - `/hop`: 201 with hop-by-hop fields (`Connection: x-hop-secret`, `X-Hop-Secret`, `Keep-Alive`);
  * - anything else: 201 with a JSON "charge" describing the request.
  *
  * Control (never counted): `GET /__control/requests?key=K` lists requests that carried
@@ -172,6 +173,15 @@ export async function startTestOrigin(port = 0): Promise<TestOrigin> {
         .end(Buffer.from(patternBytes(Number(bytes[1]))));
     } else if (path === "/redirect") {
       res.writeHead(302, { location: "https://example.com/elsewhere" }).end();
+    } else if (path === "/hop") {
+      res
+        .writeHead(201, {
+          connection: "keep-alive, x-hop-secret",
+          "keep-alive": "timeout=5",
+          "x-hop-secret": "per-connection",
+          "x-end-to-end": "kept",
+        })
+        .end("hop");
     } else if (path === "/cookies") {
       res
         .writeHead(201, { "set-cookie": ["a=1; Path=/", "b=2; Path=/"], "x-origin": "cookies" })
