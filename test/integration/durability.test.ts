@@ -105,6 +105,27 @@ describe("a record left in flight by a crash", () => {
   });
 });
 
+describe("an eviction while a request is in flight", () => {
+  it("lets the origin call finish and keeps its answer: the retry replays it, one origin call", async () => {
+    const key = newKey();
+    const gate = newKey();
+    const first = post(`/gate/${gate}/v1/charges`, key);
+    await originArrivals(gate, 1);
+    const { stub } = await coordinatorFor(key);
+    // Eviction drains in-flight work first (the origin call is kept alive by waitUntil).
+    const evicted = evictDurableObject(stub);
+    await releaseGate(gate);
+    await evicted;
+    const answer = await first;
+    expect(answer.status).toBe(201);
+    const body = await answer.text();
+    const retry = await post(`/gate/${gate}/v1/charges`, key);
+    expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
+    expect(await retry.text()).toBe(body);
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+});
+
 describe("large responses", () => {
   it("are stored in chunks no larger than one storage value and replayed byte-identically", async () => {
     const key = newKey();
