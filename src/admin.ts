@@ -104,7 +104,7 @@ async function resolveKey(
   try {
     json = await c.req.json();
   } catch {
-    return invalid("The body must be JSON: { \"key\": \"…\", \"scope\": { … } }.");
+    return invalid('The body must be JSON: { "key": "…", "scope": { … } }.');
   }
   const body = keyRequest.safeParse(json);
   if (!body.success) {

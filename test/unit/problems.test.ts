@@ -9,10 +9,7 @@ import {
 } from "../../src/problems";
 
 type ErrorType =
-  | "idempotency_error"
-  | "invalid_request_error"
-  | "api_error"
-  | "authentication_error";
+  "idempotency_error" | "invalid_request_error" | "api_error" | "authentication_error";
 
 /** CONTRACT.md, "Errors": status and SDK `error.type` per code, written out independently. */
 const CONTRACT_TABLE: Readonly<Record<ProblemCode, { status: number; errorType: ErrorType }>> = {
