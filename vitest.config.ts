@@ -2,10 +2,10 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 /**
- * Three projects, one `npm test`:
- * - `unit`: the pure modules, inside workerd (the runtime they ship to);
- * - `integration`: the Worker and its Durable Object inside workerd, against a real HTTP origin
- *   on 127.0.0.1 started by `test/support/global-setup.ts`;
+ * Two projects, one `npm test`:
+ * - `workers`: `test/unit` (the pure modules) and `test/integration` (the Worker and its Durable
+ *   Object), inside workerd — the runtime they ship to — against a real HTTP origin on 127.0.0.1
+ *   started by `test/support/global-setup.ts`;
  * - `e2e`: real `wrangler dev` processes and real origins, driven over HTTP from Node.
  * No `retry:` anywhere: a flaky test is a bug to fix, not to hide.
  */

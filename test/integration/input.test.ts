@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { newKey, gateway, originRequests, post, problemOf } from "./harness";
 
 describe("the Idempotency-Key header", () => {
@@ -9,6 +9,7 @@ describe("the Idempotency-Key header", () => {
     const problem = await problemOf(response);
     expect(problem.code).toBe("missing-idempotency-key");
     expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect(await originRequests(marker)).toHaveLength(0);
   });
 
   it("may be absent when IDEMPOTENCY_KEY_REQUIRED is false: the request is proxied with no idempotency", async () => {
@@ -27,10 +28,12 @@ describe("the Idempotency-Key header", () => {
     ["an unterminated quote", '"abc'],
     ["two fields", '"a", "b"'],
     ["two bare fields", "a, b"],
-  ])("is rejected when %s: 400 invalid-idempotency-key", async (_, key) => {
-    const response = await post("/v1/charges", key);
+  ])("is rejected when %s: 400 invalid-idempotency-key, nothing forwarded", async (_, key) => {
+    const marker = newKey();
+    const response = await post("/v1/charges", key, { headers: { "x-marker": marker } });
     expect(response.status).toBe(400);
     expect((await problemOf(response)).code).toBe("invalid-idempotency-key");
+    expect(await originRequests(marker)).toHaveLength(0);
   });
 
   it("accepts 255 characters", async () => {
@@ -143,7 +146,8 @@ describe("the key's scope", () => {
 });
 
 describe("configuration", () => {
-  it("answers 500 invalid-configuration naming the variable, and forwards nothing", async () => {
+  it("answers 500 invalid-configuration naming the variable, logs it, and forwards nothing", async () => {
+    const logged = vi.spyOn(console, "error");
     const key = newKey();
     const response = await post("/v1/charges", key, { vars: { IDEMPOTENCY_TTL_SECONDS: "soon" } });
     expect(response.status).toBe(500);
@@ -152,6 +156,13 @@ describe("configuration", () => {
     expect(String(problem.detail)).toContain("IDEMPOTENCY_TTL_SECONDS");
     expect(problem.error).toMatchObject({ type: "api_error" });
     expect(await originRequests(key)).toHaveLength(0);
+    const lines = logged.mock.calls.map((call) => JSON.parse(String(call[0])) as unknown);
+    expect(lines).toContainEqual({
+      event: "invalid-configuration",
+      variable: "IDEMPOTENCY_TTL_SECONDS",
+      detail: "must be a whole number written in digits",
+    });
+    logged.mockRestore();
   });
 
   it("reports a missing ORIGIN_URL on the health endpoint", async () => {

@@ -107,4 +107,13 @@ describe("an unreachable origin", () => {
     expect(retry.status).toBe(502);
     expect(retry.headers.get(REPLAYED_HEADER)).toBeNull();
   });
+
+  it("treats a host that does not resolve the same way: fail closed once, then 502 with the key released", async () => {
+    const dns = { ORIGIN_URL: "http://origin.invalid", IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "5000" };
+    expect((await post("/v1/charges", newKey(), { vars: dns })).status).toBe(504);
+    const key = newKey();
+    const next = await post("/v1/charges", key, { vars: dns });
+    expect(next.status).toBe(502);
+    expect((await post("/v1/charges", key, { vars: dns })).status).toBe(502);
+  });
 });

@@ -18,7 +18,7 @@ import type { AddressInfo } from "node:net";
  * - anything else: 201 with a JSON "charge" describing the request.
  *
  * Control (never counted): `GET /__control/requests?key=K` lists requests that carried
- * `Idempotency-Key: K`; `GET /__control/arrivals?gate=G&count=N` answers once N requests wait on
+ * `Idempotency-Key: K` or `X-Marker: K`; `GET /__control/arrivals?gate=G&count=N` answers once N requests wait on
  * gate G; `POST /__control/release?gate=G` lets them through.
  */
 
@@ -108,9 +108,10 @@ export async function startTestOrigin(port = 0): Promise<TestOrigin> {
         control(url, res);
         return;
       }
-      const key = req.headers["idempotency-key"];
-      if (typeof key === "string") {
-        const list = seen.get(key) ?? [];
+      // Recorded under the key it carried, and under its `x-marker` (for requests without one).
+      for (const tag of [req.headers["idempotency-key"], req.headers["x-marker"]]) {
+        if (typeof tag !== "string") continue;
+        const list = seen.get(tag) ?? [];
         list.push({
           method: req.method ?? "",
           path: url.pathname,
@@ -118,7 +119,7 @@ export async function startTestOrigin(port = 0): Promise<TestOrigin> {
           headers: { ...req.headers },
           bodyBase64: body.toString("base64"),
         });
-        seen.set(key, list);
+        seen.set(tag, list);
       }
       const gated = /^\/gate\/([^/]+)(\/.*)?$/.exec(url.pathname);
       if (gated !== null) {
