@@ -5,6 +5,7 @@ import type { GatewayEnv } from "./env";
 import { handleApiRequest } from "./gateway";
 import { metricsFor } from "./metrics";
 import { problemResponse } from "./problems";
+import { HOP_HEADER } from "./proxy";
 
 type AppEnv = { Bindings: GatewayEnv; Variables: { configResult: ConfigResult } };
 
@@ -29,6 +30,14 @@ export function createApp(): Hono<AppEnv> {
     if (!result.ok) {
       console.error(JSON.stringify({ event: "invalid-configuration", ...result.error }));
       return problemResponse({ code: "invalid-configuration", ...result.error });
+    }
+    if (c.req.header(HOP_HEADER) !== undefined) {
+      const error = {
+        variable: "ORIGIN_URL",
+        detail: "routes back to this gateway; point it at a host no gateway route matches",
+      };
+      console.error(JSON.stringify({ event: "invalid-configuration", ...error }));
+      return problemResponse({ code: "invalid-configuration", ...error });
     }
     return handleApiRequest(c.req.raw, {
       config: result.config,

@@ -10,7 +10,7 @@ import type { Metrics } from "./metrics";
 import { settingsFor } from "./route-policy";
 import { objectName } from "./object-name";
 import { problemResponse, type GatewayProblem } from "./problems";
-import { originTarget, passThrough } from "./proxy";
+import { HOP_HEADER, originTarget, passThrough } from "./proxy";
 import { readBounded } from "./bounded-body";
 import { endToEndHeaders } from "./http-headers";
 import { REPLAYED_HEADER, toResponse } from "./stored-response";
@@ -68,7 +68,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   ]);
   const headers = endToEndHeaders(request.headers).filter(([name]) => name !== "idempotency-key");
   // The origin gets the key in its bare form, the one Stripe-style APIs parse.
-  headers.push(["idempotency-key", parsed.key]);
+  headers.push(["idempotency-key", parsed.key], [HOP_HEADER, "1"]);
   const command: ExecuteCommand = {
     identity,
     fingerprint: print,

@@ -1,6 +1,13 @@
 import { endToEndHeaders } from "./http-headers";
 
 /**
+ * Marks every request the gateway sends to the origin. A request that arrives carrying it has
+ * come back from the gateway itself: `ORIGIN_URL` names a host that a gateway route matches
+ * (platform-notes §2.1), and forwarding it again would loop.
+ */
+export const HOP_HEADER = "idempotency-gateway-hop";
+
+/**
  * Builds the origin URL for a request: `ORIGIN_URL` + path + query. The incoming request is never
  * passed through as is: on a route with an upstream, its URL names the public host, which would
  * come back to this Worker (platform-notes §2.1, §3).
@@ -20,7 +27,7 @@ export function originTarget(originUrl: string, url: URL): string {
 export function passThrough(request: Request, originUrl: string): Promise<Response> {
   return fetch(originTarget(originUrl, new URL(request.url)), {
     method: request.method,
-    headers: endToEndHeaders(request.headers),
+    headers: [...endToEndHeaders(request.headers), [HOP_HEADER, "1"]],
     body: request.body,
     redirect: "manual",
   });

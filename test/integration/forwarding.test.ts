@@ -18,6 +18,7 @@ describe("the first request with a key", () => {
     expect(seen[0]?.headers["x-custom"]).toBe("kept");
     expect(seen[0]?.headers["x-drop"]).toBeUndefined();
     expect(seen[0]?.headers.authorization).toBe("Bearer sk_test_a");
+    expect(seen[0]?.headers["idempotency-gateway-hop"]).toBe("1");
     expect(Buffer.from(seen[0]?.bodyBase64 ?? "", "base64").toString()).toBe('{"amount":1000}');
   });
 

@@ -165,6 +165,18 @@ describe("configuration", () => {
     logged.mockRestore();
   });
 
+  it("refuses a request that came back from the gateway itself, instead of looping", async () => {
+    const key = newKey();
+    const response = await post("/v1/charges", key, {
+      headers: { "idempotency-gateway-hop": "1" },
+    });
+    expect(response.status).toBe(500);
+    const problem = await problemOf(response);
+    expect(problem.code).toBe("invalid-configuration");
+    expect(String(problem.detail)).toContain("ORIGIN_URL");
+    expect(await originRequests(key)).toHaveLength(0);
+  });
+
   it("reports a missing ORIGIN_URL on the health endpoint", async () => {
     const response = await gateway("/__idempotency/health", {}, { ORIGIN_URL: undefined as never });
     expect(response.status).toBe(500);
