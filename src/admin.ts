@@ -5,7 +5,7 @@ import type { Config, ConfigResult } from "./config";
 import type { GatewayEnv } from "./env";
 import { parseIdempotencyKey } from "./idempotency-key";
 import { keyIdentity } from "./key-identity";
-import { objectName } from "./object-name";
+import { coordinatorFor } from "./coordinator-for";
 import { PROBLEM_SPECS, problemResponse, type GatewayProblem, type ProblemCode } from "./problems";
 
 /** The gateway's own endpoints, under `/__idempotency/`: never proxied. */
@@ -61,7 +61,7 @@ export function adminRoutes(): Hono<AdminEnv> {
       audit("invalid");
       return problemResponse(target.problem);
     }
-    const stub = c.env.COORDINATOR.getByName(objectName(target.identity, result.config.shards));
+    const stub = await coordinatorFor(c.env.COORDINATOR, target.identity, result.config);
     const keyHash = target.identity.slice(0, 32);
     if (action === "lookup") {
       const record = await stub.lookup(target.identity, target.includeResponse);

@@ -71,6 +71,10 @@ export const GLOBAL_SCHEMAS = {
     { allowEmpty: true },
   ),
   IDEMPOTENCY_SHARDS: integer(0, 4096),
+  // "" (no migration in progress) or the shard count being migrated away from (docs/adr/0006).
+  IDEMPOTENCY_SHARDS_PREVIOUS: z.union([z.literal(""), integer(0, 4096)], {
+    error: 'must be "" or a whole number between 0 and 4096',
+  }),
 } as const;
 
 /** A variable a route may override. */

@@ -25,6 +25,8 @@ export interface Config extends Settings {
   readonly scopeHeaders: readonly string[];
   /** 0: one coordinator object per key; N: keys hashed over N objects. */
   readonly shards: number;
+  /** The shard count of the previous deployment while its keys are migrated, else `null`. */
+  readonly previousShards: number | null;
   /** Per-route settings, most specific pattern first (`IDEMPOTENCY_ROUTES`). */
   readonly routes: readonly Route[];
 }
@@ -48,7 +50,8 @@ export const CONFIG_DEFAULTS = {
   IDEMPOTENCY_RETRY_STATUSES: "429,503",
   IDEMPOTENCY_MAX_BODY_BYTES: "1048576",
   IDEMPOTENCY_MAX_RESPONSE_BYTES: "10485760",
-  IDEMPOTENCY_SHARDS: "0",
+  IDEMPOTENCY_SHARDS: "64",
+  IDEMPOTENCY_SHARDS_PREVIOUS: "",
   IDEMPOTENCY_ROUTES: "",
 } as const satisfies Record<string, string | undefined>;
 
@@ -74,11 +77,21 @@ export function parseConfig(env: Readonly<Record<string, unknown>>): ConfigResul
   const routes = parseRoutes(input.IDEMPOTENCY_ROUTES, input as Record<SettingName, unknown>);
   if (!routes.ok) return routes;
   const v = parsed.data;
+  if (v.IDEMPOTENCY_SHARDS_PREVIOUS === v.IDEMPOTENCY_SHARDS) {
+    return {
+      ok: false,
+      error: {
+        variable: "IDEMPOTENCY_SHARDS_PREVIOUS",
+        detail: 'must differ from IDEMPOTENCY_SHARDS (set it to "" once the migration is over)',
+      },
+    };
+  }
   const config: Config = {
     ...toSettings(v),
     originUrl: v.ORIGIN_URL,
     scopeHeaders: Object.freeze(v.IDEMPOTENCY_SCOPE_HEADERS),
     shards: v.IDEMPOTENCY_SHARDS,
+    previousShards: v.IDEMPOTENCY_SHARDS_PREVIOUS === "" ? null : v.IDEMPOTENCY_SHARDS_PREVIOUS,
     routes: routes.routes,
   };
   return { ok: true, config: Object.freeze(config) };

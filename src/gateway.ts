@@ -8,7 +8,7 @@ import { keyIdentity } from "./key-identity";
 import { logRequest, type RequestLog } from "./log";
 import type { Metrics } from "./metrics";
 import { settingsFor } from "./route-policy";
-import { objectName } from "./object-name";
+import { coordinatorFor } from "./coordinator-for";
 import { problemResponse, type GatewayProblem } from "./problems";
 import { HOP_HEADER, originTarget, passThrough } from "./proxy";
 import { readBounded } from "./bounded-body";
@@ -81,7 +81,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     policy: policyFor(settings, config.originUrl),
   };
 
-  const pending = execute(deps.coordinators, objectName(identity, config.shards), command);
+  const pending = execute(deps.coordinators, identity, config, command);
   deps.waitUntil(pending);
   const answer = await pending;
   const response = toHttp(answer);
@@ -118,16 +118,22 @@ function policyFor(settings: Settings, originUrl: string): Policy {
  */
 async function execute(
   namespace: GatewayDeps["coordinators"],
-  name: string,
+  identity: string,
+  config: Config,
   command: ExecuteCommand,
 ): Promise<Answer> {
-  // RPC's declared return type widens tuples ([name, value] becomes string[]); the value is the
-  // coordinator's own `Answer`.
+  const attempt = async () => {
+    const stub = await coordinatorFor(namespace, identity, config);
+    // RPC's declared return type widens tuples ([name, value] becomes string[]); the value is
+    // the coordinator's own `Answer`.
+    return (await stub.execute(command)) as Answer;
+  };
   try {
-    return (await namespace.getByName(name).execute(command)) as Answer;
+    return await attempt();
   } catch (error) {
     if (!isRetryable(error)) throw error;
-    return (await namespace.getByName(name).execute(command)) as Answer;
+    // A stub that threw is broken: `attempt` makes a new one.
+    return await attempt();
   }
 }
 

@@ -105,6 +105,40 @@ describe("a record left in flight by a crash", () => {
   });
 });
 
+describe("changing the shard count", () => {
+  it("replays keys stored under the previous mapping while IDEMPOTENCY_SHARDS_PREVIOUS names it", async () => {
+    const key = newKey();
+    const before = { IDEMPOTENCY_SHARDS: "0" };
+    const during = { IDEMPOTENCY_SHARDS: "8", IDEMPOTENCY_SHARDS_PREVIOUS: "0" };
+    const first = await post("/v1/charges", key, { vars: before });
+    const body = await first.text();
+    const retry = await post("/v1/charges", key, { vars: during });
+    expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
+    expect(await retry.text()).toBe(body);
+    // A new key goes to the new mapping.
+    const fresh = newKey();
+    await post("/v1/charges", fresh, { vars: during });
+    const { stub } = await coordinatorFor(fresh, { shards: 8 });
+    const { identity } = await coordinatorFor(fresh);
+    expect(await stub.lookup(identity)).not.toBeNull();
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
+  it("lets a duplicate meet a request still in flight under the previous mapping", async () => {
+    const key = newKey();
+    const gate = newKey();
+    const first = post(`/gate/${gate}/v1/charges`, key, { vars: { IDEMPOTENCY_SHARDS: "64" } });
+    await originArrivals(gate, 1);
+    const duplicate = post(`/gate/${gate}/v1/charges`, key, {
+      vars: { IDEMPOTENCY_SHARDS: "16", IDEMPOTENCY_SHARDS_PREVIOUS: "64" },
+    });
+    await releaseGate(gate);
+    const [a, b] = await Promise.all([first, duplicate]);
+    expect(await b.text()).toBe(await a.text());
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+});
+
 describe("an eviction while a request is in flight", () => {
   it("lets the origin call finish and keeps its answer: the retry replays it, one origin call", async () => {
     const key = newKey();

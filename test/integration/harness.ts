@@ -78,10 +78,13 @@ export async function releaseGate(gate: string): Promise<void> {
   await response.arrayBuffer();
 }
 
-/** The coordinator stub that owns `key` under `authorization` (per-key mapping unless given). */
+/** The default shard count (wrangler.toml). */
+export const DEFAULT_SHARDS = 64;
+
+/** The coordinator stub that owns `key` under `authorization` (the default mapping unless given). */
 export async function coordinatorFor(
   key: string,
-  { authorization = "Bearer sk_test_a", shards = 0 } = {},
+  { authorization = "Bearer sk_test_a", shards = DEFAULT_SHARDS } = {},
 ) {
   const identity = await keyIdentity(
     ["authorization"],

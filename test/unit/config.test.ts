@@ -122,6 +122,8 @@ const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
   ],
   IDEMPOTENCY_SHARDS: [...GENERALLY_INVALID, "abc", "-1", "1.5", "4097"],
   IDEMPOTENCY_ROUTES: ["  ", "abc", "[]", "1", "{", "null", '"/v1/*"'],
+  // "64" equals the default IDEMPOTENCY_SHARDS: a migration from a count to itself is refused.
+  IDEMPOTENCY_SHARDS_PREVIOUS: ["  ", "abc", "-1", "1.5", "4097", "64"],
 };
 
 /** Variables for which "" (and whitespace) is a valid value: an empty list. */
@@ -129,6 +131,7 @@ const EMPTY_ALLOWED: readonly Variable[] = [
   "IDEMPOTENCY_SCOPE_HEADERS",
   "IDEMPOTENCY_RETRY_STATUSES",
   "IDEMPOTENCY_ROUTES",
+  "IDEMPOTENCY_SHARDS_PREVIOUS",
 ];
 
 const INVALID_CASES: [Variable, string][] = (Object.keys(INVALID_VALUES) as Variable[]).flatMap(
@@ -155,7 +158,8 @@ describe("parseConfig", () => {
       expect(config.retryStatuses).toEqual([429, 503]);
       expect(config.maxBodyBytes).toBe(1_048_576);
       expect(config.maxResponseBytes).toBe(10_485_760);
-      expect(config.shards).toBe(0);
+      expect(config.shards).toBe(64);
+      expect(config.previousShards).toBeNull();
     });
 
     it("has exactly the variables of the contract's table, plus the documented extras", () => {
@@ -173,6 +177,7 @@ describe("parseConfig", () => {
           "IDEMPOTENCY_MAX_BODY_BYTES",
           "IDEMPOTENCY_MAX_RESPONSE_BYTES",
           "IDEMPOTENCY_SHARDS",
+          "IDEMPOTENCY_SHARDS_PREVIOUS",
           "IDEMPOTENCY_ROUTES",
         ].sort(),
       );
