@@ -32,6 +32,9 @@ const HELP = `Usage: npm run bench -- [options]
   --warmup S              seconds of unmeasured load before each cell (default 1)
   --quick                 smoke run: 2 s cells, 0.5 s warm-up, growth 2000,5000
   --shards LIST           gateway key mappings to compare, IDEMPOTENCY_SHARDS values (default 0,64)
+  --gateway-var NAME:VALUE
+                          an extra wrangler var for every gateway (repeatable), e.g.
+                          IDEMPOTENCY_REQUEST_LOGS:false
   --connections LIST      autocannon connections (default 1,32)
   --latency MS            origin latency (default 20)
   --contention-latency MS origin latency in the contention scenario (default 200)
@@ -60,6 +63,7 @@ const SCENARIOS = ["first", "replay", "contention", "growth"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 interface Options {
+  gatewayVars: Record<string, string>;
   durationS: number;
   warmupS: number;
   quick: boolean;
@@ -106,6 +110,7 @@ function parseOptions(argv: string[]): Options | null {
       warmup: { type: "string" },
       quick: { type: "boolean", default: false },
       shards: { type: "string", default: "0,64" },
+      "gateway-var": { type: "string", multiple: true, default: [] },
       connections: { type: "string", default: "1,32" },
       latency: { type: "string" },
       "contention-latency": { type: "string" },
@@ -140,6 +145,13 @@ function parseOptions(argv: string[]): Options | null {
     durationS,
     warmupS: positive(values.warmup, quick ? 0.5 : 1, "warmup"),
     quick,
+    gatewayVars: Object.fromEntries(
+      values["gateway-var"].map((pair) => {
+        const at = pair.indexOf(":");
+        if (at <= 0) throw new Error(`--gateway-var wants NAME:VALUE, got ${pair}`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+    ),
     shards: numberList(values.shards, "shards"),
     connections: numberList(values.connections, "connections").filter((c) => c > 0),
     latencyMs: positive(values.latency, 20, "latency"),
@@ -250,8 +262,12 @@ async function startTarget(
   originUrl: string,
   persistTo: string,
   gatewayConfig: string | undefined,
+  gatewayVars: Record<string, string> = {},
 ): Promise<Target> {
-  const vars: Record<string, string> = { ORIGIN_URL: originUrl };
+  const vars: Record<string, string> = {
+    ...(kind === "gateway" ? gatewayVars : {}),
+    ORIGIN_URL: originUrl,
+  };
   if (shards !== null) vars.IDEMPOTENCY_SHARDS = String(shards);
   const config = kind === "bare" ? "bench/bare-proxy/wrangler.toml" : gatewayConfig;
   const dev = await startWranglerDev({
@@ -485,6 +501,7 @@ async function main(): Promise<void> {
           originUrl,
           path.join(runDir, `gw-${shards}`),
           gatewayConfig,
+          options.gatewayVars,
         ),
       );
     }
@@ -828,7 +845,10 @@ async function main(): Promise<void> {
         quick: options.quick,
         quietPct: options.quietPct,
         retries: options.retries,
-        observability: "X_LOCAL_OBSERVABILITY=false",
+        observability: [
+          "X_LOCAL_OBSERVABILITY=false",
+          ...Object.entries(options.gatewayVars).map(([k, v]) => `gateway ${k}=${v}`),
+        ].join(", "),
       },
       bareRss: rssBare,
       cells,

@@ -71,6 +71,7 @@ export const GLOBAL_SCHEMAS = {
     { allowEmpty: true },
   ),
   IDEMPOTENCY_SHARDS: integer(0, 4096),
+  IDEMPOTENCY_REQUEST_LOGS: z.enum(["true", "false"], { error: 'must be "true" or "false"' }),
   // "" (no migration in progress) or the shard count being migrated away from (docs/adr/0006).
   IDEMPOTENCY_SHARDS_PREVIOUS: z.union([z.literal(""), integer(0, 4096)], {
     error: 'must be "" or a whole number between 0 and 4096',

@@ -27,6 +27,8 @@ export interface Config extends Settings {
   readonly shards: number;
   /** The shard count of the previous deployment while its keys are migrated, else `null`. */
   readonly previousShards: number | null;
+  /** Whether each covered request gets its JSON log line (`IDEMPOTENCY_REQUEST_LOGS`). */
+  readonly requestLogs: boolean;
   /** Per-route settings, most specific pattern first (`IDEMPOTENCY_ROUTES`). */
   readonly routes: readonly Route[];
 }
@@ -52,6 +54,7 @@ export const CONFIG_DEFAULTS = {
   IDEMPOTENCY_MAX_RESPONSE_BYTES: "10485760",
   IDEMPOTENCY_SHARDS: "64",
   IDEMPOTENCY_SHARDS_PREVIOUS: "",
+  IDEMPOTENCY_REQUEST_LOGS: "true",
   IDEMPOTENCY_ROUTES: "",
 } as const satisfies Record<string, string | undefined>;
 
@@ -92,6 +95,7 @@ export function parseConfig(env: Readonly<Record<string, unknown>>): ConfigResul
     scopeHeaders: Object.freeze(v.IDEMPOTENCY_SCOPE_HEADERS),
     shards: v.IDEMPOTENCY_SHARDS,
     previousShards: v.IDEMPOTENCY_SHARDS_PREVIOUS === "" ? null : v.IDEMPOTENCY_SHARDS_PREVIOUS,
+    requestLogs: v.IDEMPOTENCY_REQUEST_LOGS === "true",
     routes: routes.routes,
   };
   return { ok: true, config: Object.freeze(config) };

@@ -124,6 +124,7 @@ const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
   IDEMPOTENCY_ROUTES: ["  ", "abc", "[]", "1", "{", "null", '"/v1/*"'],
   // "64" equals the default IDEMPOTENCY_SHARDS: a migration from a count to itself is refused.
   IDEMPOTENCY_SHARDS_PREVIOUS: ["  ", "abc", "-1", "1.5", "4097", "64"],
+  IDEMPOTENCY_REQUEST_LOGS: [...GENERALLY_INVALID, "1", "yes", "TRUE", "off"],
 };
 
 /** Variables for which "" (and whitespace) is a valid value: an empty list. */
@@ -178,6 +179,7 @@ describe("parseConfig", () => {
           "IDEMPOTENCY_MAX_RESPONSE_BYTES",
           "IDEMPOTENCY_SHARDS",
           "IDEMPOTENCY_SHARDS_PREVIOUS",
+          "IDEMPOTENCY_REQUEST_LOGS",
           "IDEMPOTENCY_ROUTES",
         ].sort(),
       );
