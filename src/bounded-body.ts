@@ -7,8 +7,6 @@ import { joinChunks } from "./stored-response";
  *
  * @param declaredLength - the `Content-Length`, if any: an honest oversized body is refused
  *   before a byte is read
- * @param trustDeclaredLength - the body cannot be longer than declared (an incoming request;
- *   not a fetched response, which the runtime may have decompressed)
  * @returns the bytes (empty for no body), or `null` when they exceed `limit`
  * @example
  * const body = await readBounded(request.body, request.headers.get("content-length"), 1_048_576);
@@ -18,18 +16,12 @@ export async function readBounded(
   stream: ReadableStream<Uint8Array> | null,
   declaredLength: string | null,
   limit: number,
-  { trustDeclaredLength = false }: { trustDeclaredLength?: boolean } = {},
 ): Promise<Uint8Array | null> {
   if (declaredLength !== null && Number(declaredLength) > limit) {
     await stream?.cancel();
     return null;
   }
   if (stream === null) return new Uint8Array(0);
-  if (declaredLength !== null && trustDeclaredLength) {
-    // An incoming request's body is held to its Content-Length by the runtime's HTTP framing,
-    // so it is within the limit: read it in one piece.
-    return new Uint8Array(await new Response(stream).arrayBuffer());
-  }
   const reader = stream.getReader();
   const parts: Uint8Array[] = [];
   let total = 0;

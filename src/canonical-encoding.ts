@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-
 /**
  * The unambiguous byte encoding under every hash the gateway computes (fingerprint and key
  * identity). Each field is a 4-byte big-endian length followed by its bytes, so no choice of
@@ -31,27 +29,6 @@ export function lengthPrefixed(fields: readonly Field[]): Uint8Array {
     offset += 4 + b.byteLength;
   }
   return out;
-}
-
-/**
- * SHA-256 (hex) of `lengthPrefixed(fields)`, computed incrementally: the same digest without
- * building the concatenation (a request body can be a MiB), and synchronously — `node:crypto`
- * (on by default since compat 2026-08-04) instead of a `crypto.subtle` promise per hash.
- *
- * @example
- * hashLengthPrefixed(["ab", "c"]) === (await sha256Hex(lengthPrefixed(["ab", "c"]))); // true
- */
-export function hashLengthPrefixed(fields: readonly Field[]): string {
-  const hash = createHash("sha256");
-  const prefix = new Uint8Array(4);
-  const view = new DataView(prefix.buffer);
-  for (const field of fields) {
-    const bytes = typeof field === "string" ? encoder.encode(field) : field;
-    view.setUint32(0, bytes.byteLength);
-    hash.update(prefix);
-    hash.update(bytes);
-  }
-  return hash.digest("hex");
 }
 
 /** SHA-256 of the bytes, as lowercase hex. */

@@ -1,4 +1,4 @@
-import { hashLengthPrefixed } from "./canonical-encoding";
+import { lengthPrefixed, sha256Hex } from "./canonical-encoding";
 
 /** The parts of a request that must match for a retry to count as the same request. */
 export interface FingerprintInput {
@@ -18,14 +18,10 @@ const FINGERPRINT_VERSION = "fingerprint/v1";
  * (CONTRACT.md, "The fingerprint"; docs/adr/0004).
  *
  * @example
- * fingerprint({ method: "POST", path: "/v1/payments", query: "", body: new Uint8Array() });
+ * await fingerprint({ method: "POST", path: "/v1/payments", query: "", body: new Uint8Array() });
  */
-export function fingerprint(input: FingerprintInput): string {
-  return hashLengthPrefixed([
-    FINGERPRINT_VERSION,
-    input.method,
-    input.path,
-    input.query,
-    input.body,
-  ]);
+export function fingerprint(input: FingerprintInput): Promise<string> {
+  return sha256Hex(
+    lengthPrefixed([FINGERPRINT_VERSION, input.method, input.path, input.query, input.body]),
+  );
 }

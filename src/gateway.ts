@@ -28,14 +28,11 @@ export interface GatewayDeps {
  * Handles one request to the origin's API: pass-through for uncovered requests, the idempotency
  * protocol for covered ones.
  */
-export async function handleApiRequest(
-  request: Request,
-  url: URL,
-  deps: GatewayDeps,
-): Promise<Response> {
+export async function handleApiRequest(request: Request, deps: GatewayDeps): Promise<Response> {
   const { config } = deps;
+  const url = new URL(request.url);
   const settings = settingsFor(config, url.pathname);
-  if (!settings.methods.has(request.method)) return passThrough(request, url, config.originUrl);
+  if (!settings.methods.has(request.method)) return passThrough(request, config.originUrl);
   const started = Date.now();
   const method = request.method;
   const report = (line: RequestLog) => {
@@ -50,7 +47,7 @@ export async function handleApiRequest(
 
   const parsed = parseIdempotencyKey(request.headers.get("idempotency-key"));
   if (parsed.kind === "missing") {
-    if (!settings.keyRequired) return passThrough(request, url, config.originUrl);
+    if (!settings.keyRequired) return passThrough(request, config.originUrl);
     return refuse("missing-key", { code: "missing-idempotency-key" });
   }
   if (parsed.kind === "invalid") {
@@ -60,18 +57,15 @@ export async function handleApiRequest(
     request.body,
     request.headers.get("content-length"),
     settings.maxBodyBytes,
-    { trustDeclaredLength: true },
   );
   if (body === null) {
     return refuse("too-large", { code: "request-too-large", limitBytes: settings.maxBodyBytes });
   }
 
-  const identity = keyIdentity(
-    config.scopeHeaders,
-    (name) => request.headers.get(name),
-    parsed.key,
-  );
-  const print = fingerprint({ method, path: url.pathname, query: url.search.slice(1), body });
+  const [identity, print] = await Promise.all([
+    keyIdentity(config.scopeHeaders, (name) => request.headers.get(name), parsed.key),
+    fingerprint({ method, path: url.pathname, query: url.search.slice(1), body }),
+  ]);
   const headers = endToEndHeaders(request.headers).filter(([name]) => name !== "idempotency-key");
   // The origin gets the key in its bare form, the one Stripe-style APIs parse.
   headers.push(["idempotency-key", parsed.key], [HOP_HEADER, "1"]);

@@ -1,4 +1,4 @@
-import { hashLengthPrefixed } from "./canonical-encoding";
+import { lengthPrefixed, sha256Hex } from "./canonical-encoding";
 
 /**
  * A key's identity: SHA-256 over the scope header values and the key, so the same key sent under
@@ -9,13 +9,13 @@ import { hashLengthPrefixed } from "./canonical-encoding";
  * @param header - looks a request header up; `null` when absent (absent differs from empty)
  * @param key - the unquoted Idempotency-Key
  * @example
- * keyIdentity(["authorization"], (n) => request.headers.get(n), "8e03978e-…");
+ * await keyIdentity(["authorization"], (n) => request.headers.get(n), "8e03978e-…");
  */
 export function keyIdentity(
   scopeHeaders: readonly string[],
   header: (name: string) => string | null,
   key: string,
-): string {
+): Promise<string> {
   const fields: string[] = ["identity/v1", String(scopeHeaders.length)];
   for (const name of scopeHeaders) {
     const value = header(name);
@@ -23,5 +23,5 @@ export function keyIdentity(
     fields.push(name, value === null ? "-" : "+", value ?? "");
   }
   fields.push(key);
-  return hashLengthPrefixed(fields);
+  return sha256Hex(lengthPrefixed(fields));
 }

@@ -24,8 +24,8 @@ export function originTarget(originUrl: string, url: URL): string {
  * Passes a request the gateway does not cover (other methods, or no key where keys are
  * optional) to the origin untouched, streaming both ways; nothing is stored.
  */
-export function passThrough(request: Request, url: URL, originUrl: string): Promise<Response> {
-  return fetch(originTarget(originUrl, url), {
+export function passThrough(request: Request, originUrl: string): Promise<Response> {
+  return fetch(originTarget(originUrl, new URL(request.url)), {
     method: request.method,
     headers: [...endToEndHeaders(request.headers), [HOP_HEADER, "1"]],
     body: request.body,

@@ -188,6 +188,18 @@ describe("per-request logs and metrics", () => {
   });
 });
 
+describe("IDEMPOTENCY_REQUEST_LOGS=false", () => {
+  it("drops the per-request log line but still counts the request in metrics", async () => {
+    const log = vi.spyOn(console, "log");
+    const writeDataPoint = vi.fn();
+    const vars = { IDEMPOTENCY_REQUEST_LOGS: "false", METRICS: { writeDataPoint } };
+    await post("/v1/charges", newKey(), { vars });
+    expect(log).not.toHaveBeenCalled();
+    expect(writeDataPoint).toHaveBeenCalledTimes(1);
+    expect(writeDataPoint.mock.calls[0]?.[0]).toMatchObject({ indexes: ["forwarded"] });
+  });
+});
+
 describe("per-route policy (IDEMPOTENCY_ROUTES)", () => {
   const vars = {
     ...ADMIN,

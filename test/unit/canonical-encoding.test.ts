@@ -1,11 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  type Field,
-  hashLengthPrefixed,
-  lengthPrefixed,
-  sha256Hex,
-} from "../../src/canonical-encoding";
+import { type Field, lengthPrefixed, sha256Hex } from "../../src/canonical-encoding";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -104,19 +99,6 @@ describe("sha256Hex", () => {
       fc.asyncProperty(fc.uint8Array({ maxLength: 256 }), async (bytes) => {
         expect(await sha256Hex(bytes)).toMatch(/^[0-9a-f]{64}$/);
       }),
-    );
-  });
-});
-
-describe("hashLengthPrefixed", () => {
-  it("equals the SHA-256 of the length-prefixed encoding, for any fields", async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.oneof(fc.string(), fc.uint8Array({ maxLength: 64 })), { maxLength: 6 }),
-        async (fields) => {
-          expect(hashLengthPrefixed(fields)).toBe(await sha256Hex(lengthPrefixed(fields)));
-        },
-      ),
     );
   });
 });
