@@ -1,4 +1,7 @@
 import { expect } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { startWranglerDev, type WranglerDev } from "../../scripts/wrangler-dev.ts";
 
 /**
@@ -6,16 +9,30 @@ import { startWranglerDev, type WranglerDev } from "../../scripts/wrangler-dev.t
  * on 127.0.0.1.
  */
 
-/** Starts the gateway in front of `originUrl` with extra `vars`. */
-export function startGateway(
+/**
+ * Starts the gateway in front of `originUrl` with extra `vars`. Without `persistTo`, each gateway
+ * gets a state folder of its own (removed when it stops): processes sharing wrangler's default
+ * `.wrangler/state` would share Durable Object databases and fail on SQLite locks.
+ */
+export async function startGateway(
   originUrl: string,
   vars: Record<string, string> = {},
   persistTo?: string,
 ): Promise<WranglerDev> {
-  return startWranglerDev({
+  const own = persistTo === undefined ? mkdtempSync(path.join(tmpdir(), "idem-e2e-")) : null;
+  const dev = await startWranglerDev({
     vars: { ORIGIN_URL: originUrl, ...vars },
-    ...(persistTo !== undefined ? { persistTo } : {}),
+    persistTo: persistTo ?? (own as string),
   });
+  if (own === null) return dev;
+  const stop = dev.stop;
+  return {
+    ...dev,
+    stop: async () => {
+      await stop();
+      rmSync(own, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Options of `send`. */

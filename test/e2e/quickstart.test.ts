@@ -1,5 +1,8 @@
 import { exec, spawn, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT, freePort } from "../../scripts/wrangler-dev.ts";
 
@@ -9,6 +12,7 @@ import { PROJECT_ROOT, freePort } from "../../scripts/wrangler-dev.ts";
  */
 
 const run = promisify(exec);
+const stateDir = mkdtempSync(path.join(tmpdir(), "idem-quickstart-"));
 const children: ChildProcess[] = [];
 
 afterAll(async () => {
@@ -23,6 +27,7 @@ afterAll(async () => {
         }),
     ),
   );
+  rmSync(stateDir, { recursive: true, force: true });
 });
 
 describe("npm start", () => {
@@ -30,7 +35,13 @@ describe("npm start", () => {
     const [port, apiPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, ["scripts/start.ts"], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, PORT: String(port), DEMO_API_PORT: String(apiPort) },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        DEMO_API_PORT: String(apiPort),
+        // Its own state: other e2e files run wrangler dev at the same time.
+        PERSIST_TO: stateDir,
+      },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
