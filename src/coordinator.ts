@@ -116,8 +116,11 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       this.#alarmAt = null;
       return;
     }
-    // Only records still in flight here can be expired now: look again a minute later.
-    this.#alarmAt = next > now ? next : now + 60_000;
+    // Collect in batches: under steady traffic the next expiry is milliseconds away, and an alarm
+    // per record would cost an invocation and a row write each. Expiry is checked on every read,
+    // so a record collected up to a minute late is never served late. (Records still in flight
+    // here, the only ones that can be expired now, are looked at again a minute later too.)
+    this.#alarmAt = Math.max(next, now + ALARM_BATCH_MS);
     await this.ctx.storage.setAlarm(this.#alarmAt);
   }
 
@@ -368,6 +371,9 @@ interface RecordRow extends KeyRecord {
 }
 
 const MISMATCH = { code: "idempotency-key-reused" } as const;
+
+/** The shortest time between two garbage-collecting alarms of one object. */
+export const ALARM_BATCH_MS = 60_000;
 
 /**
  * Most duplicates that may wait on one in-flight key in one object. Beyond it they get

@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { MAX_WAITERS_PER_KEY } from "../../src/coordinator";
+import { ALARM_BATCH_MS, MAX_WAITERS_PER_KEY } from "../../src/coordinator";
 import { REPLAYED_HEADER } from "../../src/stored-response";
 import {
   coordinatorFor,
@@ -179,5 +179,32 @@ describe("replay header hygiene", () => {
     const reused = await post("/v1/charges", key, { body: "{}" });
     expect(reused.headers.get(REPLAYED_HEADER)).toBeNull();
     expect((await problemOf(reused)).code).toBe("idempotency-key-reused");
+  });
+});
+
+describe("garbage collection under steady traffic", () => {
+  it(`re-arms no sooner than ${ALARM_BATCH_MS / 1000} s later, however close the next expiry`, async () => {
+    const vars = { IDEMPOTENCY_SHARDS: "1", IDEMPOTENCY_TTL_SECONDS: "60" };
+    const keys = [newKey(), newKey()];
+    for (const key of keys) await post("/v1/charges", key, { vars });
+    const { stub } = await coordinatorFor(keys[0] ?? "", { shards: 1 });
+    const { identity: second } = await coordinatorFor(keys[1] ?? "", { shards: 1 });
+    // Between the two expiries: the first record goes, the second is due a moment later.
+    const secondExpiry = await runInDurableObject(
+      stub,
+      (_, state) =>
+        state.storage.sql
+          .exec<{ e: number }>("SELECT expires_at AS e FROM records WHERE identity = ?", second)
+          .one().e,
+    );
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(secondExpiry - 1);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    expect(alarm).toBeGreaterThanOrEqual(secondExpiry - 1 + ALARM_BATCH_MS);
+    // Leave no alarm pending.
+    vi.setSystemTime(secondExpiry + ALARM_BATCH_MS * 2);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
   });
 });
