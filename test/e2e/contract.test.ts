@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WranglerDev } from "../../scripts/wrangler-dev.ts";
 import { freePort } from "../../scripts/wrangler-dev.ts";
 import { patternBytes, startTestOrigin, type TestOrigin } from "../support/test-origin";
-import { problemOf, send, startGateway } from "./harness";
+import { problemOf, send, startGateway, startGateways } from "./harness";
 
 /**
  * Every row of CONTRACT.md's outcome table and every error code, over HTTP, against real
@@ -20,7 +20,7 @@ let misconfigured: WranglerDev; // IDEMPOTENCY_TTL_SECONDS=soon
 beforeAll(async () => {
   origin = await startTestOrigin();
   const closedPort = await freePort();
-  [main, reject, shortWait, downOrigin, misconfigured] = await Promise.all([
+  [main, reject, shortWait, downOrigin, misconfigured] = (await startGateways([
     startGateway(origin.url, {
       IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "500",
       IDEMPOTENCY_MAX_BODY_BYTES: "1024",
@@ -32,7 +32,7 @@ beforeAll(async () => {
     startGateway(origin.url, { IDEMPOTENCY_WAIT_MS: "100" }),
     startGateway(`http://127.0.0.1:${closedPort}`),
     startGateway(origin.url, { IDEMPOTENCY_TTL_SECONDS: "soon" }),
-  ]);
+  ])) as [WranglerDev, WranglerDev, WranglerDev, WranglerDev, WranglerDev];
 });
 
 afterAll(async () => {

@@ -35,6 +35,22 @@ export async function startGateway(
   };
 }
 
+/**
+ * Starts several gateways at once. If any fails to start, the others are stopped before the
+ * error is rethrown: `afterAll` never sees them, and they would outlive the test run.
+ */
+export async function startGateways(
+  starts: readonly Promise<WranglerDev>[],
+): Promise<WranglerDev[]> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (failed === undefined) {
+    return settled.map((s) => (s as PromiseFulfilledResult<WranglerDev>).value);
+  }
+  await Promise.all(settled.map((s) => (s.status === "fulfilled" ? s.value.stop() : undefined)));
+  throw failed.reason;
+}
+
 /** Options of `send`. */
 export interface SendOptions {
   key?: string | null;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WranglerDev } from "../../scripts/wrangler-dev.ts";
 import { startTestOrigin, type TestOrigin } from "../support/test-origin";
-import { problemOf, send, startGateway } from "./harness";
+import { problemOf, send, startGateway, startGateways } from "./harness";
 
 /**
  * Operations over real HTTP against `wrangler dev`: the admin API (with and without the secret),
@@ -18,7 +18,7 @@ let withoutAdmin: WranglerDev;
 
 beforeAll(async () => {
   origin = await startTestOrigin();
-  [withAdmin, withoutAdmin] = await Promise.all([
+  [withAdmin, withoutAdmin] = (await startGateways([
     startGateway(origin.url, {
       ADMIN_TOKEN,
       IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "300",
@@ -28,7 +28,7 @@ beforeAll(async () => {
       }),
     }),
     startGateway(origin.url),
-  ]);
+  ])) as [WranglerDev, WranglerDev];
 });
 
 afterAll(async () => {
