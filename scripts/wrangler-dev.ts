@@ -75,17 +75,18 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     inheritOutput = false,
     readyTimeoutMs = 60_000,
   } = options;
-  const port = options.port ?? (await freePort());
-  const inspectorPort = await freePort();
+  // Port 0: the OS picks a free port when wrangler binds it, and "Ready on" names it. Picking one
+  // here first and passing it on races with every other process starting at the same time.
+  const requestedPort = options.port ?? 0;
   const args = [
     path.join(PROJECT_ROOT, "node_modules", "wrangler", "bin", "wrangler.js"),
     "dev",
     "--ip",
     "127.0.0.1",
     "--port",
-    String(port),
+    String(requestedPort),
     "--inspector-port",
-    String(inspectorPort),
+    "0",
     "--show-interactive-dev-session=false",
     "--log-level",
     "log",
@@ -123,7 +124,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
       output += text;
       if (inheritOutput) process.stdout.write(text);
       for (const watch of watchers) watch();
-      if (output.includes("Ready on")) {
+      if (/Ready on http:\/\/127\.0\.0\.1:\d+/.test(output)) {
         clearTimeout(timer);
         resolve();
       }
@@ -162,6 +163,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     await stop("SIGKILL");
     throw error;
   }
+  const port = Number(/Ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1] ?? requestedPort);
   return {
     url: `http://127.0.0.1:${port}`,
     port,

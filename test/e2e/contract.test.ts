@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WranglerDev } from "../../scripts/wrangler-dev.ts";
-import { freePort } from "../../scripts/wrangler-dev.ts";
 import { patternBytes, startTestOrigin, type TestOrigin } from "../support/test-origin";
 import { problemOf, send, startGateway, startGateways } from "./harness";
 
@@ -19,7 +18,6 @@ let misconfigured: WranglerDev; // IDEMPOTENCY_TTL_SECONDS=soon
 
 beforeAll(async () => {
   origin = await startTestOrigin();
-  const closedPort = await freePort();
   [main, reject, shortWait, downOrigin, misconfigured] = (await startGateways([
     startGateway(origin.url, {
       IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "500",
@@ -30,7 +28,8 @@ beforeAll(async () => {
       IDEMPOTENCY_KEY_REQUIRED: "false",
     }),
     startGateway(origin.url, { IDEMPOTENCY_WAIT_MS: "100" }),
-    startGateway(`http://127.0.0.1:${closedPort}`),
+    // Port 9 (discard): nothing listens on it here, so connections are refused.
+    startGateway("http://127.0.0.1:9"),
     startGateway(origin.url, { IDEMPOTENCY_TTL_SECONDS: "soon" }),
   ])) as [WranglerDev, WranglerDev, WranglerDev, WranglerDev, WranglerDev];
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT, freePort } from "../../scripts/wrangler-dev.ts";
+import { PROJECT_ROOT } from "../../scripts/wrangler-dev.ts";
 
 /**
  * The quick start, as a reader runs it: `npm start` (scripts/start.ts) on free ports, then the
@@ -32,13 +32,13 @@ afterAll(async () => {
 
 describe("npm start", () => {
   it("prints a curl line that works as printed: one charge, then a replay", async () => {
-    const [port, apiPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, ["scripts/start.ts"], {
       cwd: PROJECT_ROOT,
       env: {
         ...process.env,
-        PORT: String(port),
-        DEMO_API_PORT: String(apiPort),
+        // Port 0: free ports picked when bound; the output names them.
+        PORT: "0",
+        DEMO_API_PORT: "0",
         // Its own state: other e2e files run wrangler dev at the same time.
         PERSIST_TO: stateDir,
       },
@@ -60,6 +60,12 @@ describe("npm start", () => {
     child.stdout.on("data", (data: Buffer) => (output += data.toString()));
     child.stderr.on("data", (data: Buffer) => (output += data.toString()));
     await printed("Press Ctrl+C");
+    const ready =
+      /Gateway ready on http:\/\/127\.0\.0\.1:(\d+), in front of the demo payment API on http:\/\/127\.0\.0\.1:(\d+)/.exec(
+        output,
+      );
+    expect(ready).not.toBeNull();
+    const [port, apiPort] = [ready?.[1], ready?.[2]];
 
     const curl = /^\s*(curl .+)$/m.exec(output)?.[1];
     expect(curl).toBeDefined();
