@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { ADMIN_PREFIX, adminRoutes } from "./admin";
-import { configFor, type ConfigResult } from "./config";
+import { configFor, type ConfigError, type ConfigResult } from "./config";
 import type { GatewayEnv } from "./env";
 import { handleApiRequest } from "./gateway";
 import { metricsFor } from "./metrics";
@@ -27,17 +27,12 @@ export function createApp(): Hono<AppEnv> {
 
   app.all("*", (c) => {
     const result = c.get("configResult");
-    if (!result.ok) {
-      console.error(JSON.stringify({ event: "invalid-configuration", ...result.error }));
-      return problemResponse({ code: "invalid-configuration", ...result.error });
-    }
+    if (!result.ok) return invalidConfiguration(result.error);
     if (c.req.header(HOP_HEADER) !== undefined) {
-      const error = {
+      return invalidConfiguration({
         variable: "ORIGIN_URL",
         detail: "routes back to this gateway; point it at a host no gateway route matches",
-      };
-      console.error(JSON.stringify({ event: "invalid-configuration", ...error }));
-      return problemResponse({ code: "invalid-configuration", ...error });
+      });
     }
     return handleApiRequest(c.req.raw, {
       config: result.config,
@@ -56,4 +51,10 @@ export function createApp(): Hono<AppEnv> {
   });
 
   return app;
+}
+
+/** Logs a configuration problem and answers it; nothing is forwarded. */
+function invalidConfiguration(error: ConfigError): Response {
+  console.error(JSON.stringify({ event: "invalid-configuration", ...error }));
+  return problemResponse({ code: "invalid-configuration", ...error });
 }
