@@ -34,6 +34,8 @@ export function markSuspect(originUrl: string, now: number): void {
 
 /** Whether requests to `originUrl` must be preceded by a probe. */
 export function isSuspect(originUrl: string, now: number): boolean {
+  // The usual case, on every forwarded request: no origin is suspect, so no URL to parse.
+  if (suspectUntil.size === 0) return false;
   const host = new URL(originUrl).host;
   const until = suspectUntil.get(host);
   if (until === undefined) return false;
