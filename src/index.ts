@@ -1,4 +1,4 @@
-import { createApp } from "./app";
+import { createApp } from "./http/app";
 import type { GatewayEnv } from "./env";
 
 /**
@@ -10,4 +10,4 @@ export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
 } satisfies ExportedHandler<GatewayEnv>;
 
-export { IdempotencyCoordinator } from "./coordinator";
+export { IdempotencyCoordinator } from "./coordinator/coordinator";

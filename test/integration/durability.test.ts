@@ -5,7 +5,7 @@ import {
   runInDurableObject,
 } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CHUNK_BYTES, REPLAYED_HEADER } from "../../src/stored-response";
+import { CHUNK_BYTES, REPLAYED_HEADER } from "../../src/core/stored-response";
 import { patternBytes } from "../support/test-origin";
 import {
   coordinatorFor,

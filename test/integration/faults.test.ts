@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ALARM_BATCH_MS, MAX_WAITERS_PER_KEY } from "../../src/coordinator";
-import { REPLAYED_HEADER } from "../../src/stored-response";
+import { ALARM_BATCH_MS, MAX_WAITERS_PER_KEY } from "../../src/coordinator/coordinator";
+import { REPLAYED_HEADER } from "../../src/core/stored-response";
 import {
   coordinatorFor,
   newKey,

@@ -1,9 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../src/index";
-import { keyIdentity } from "../../src/key-identity";
+import { keyIdentity } from "../../src/core/key-identity";
 import type { GatewayEnv } from "../../src/env";
-import { objectName } from "../../src/object-name";
+import { objectName } from "../../src/core/object-name";
 import type { SeenRequest } from "../support/test-origin";
 
 /**

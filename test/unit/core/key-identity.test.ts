@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { keyIdentity } from "../../src/key-identity";
+import { keyIdentity } from "../../../src/core/key-identity";
 
 const KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324";
 const ALICE_TOKEN = "Bearer sk_live_alice_51HxyzSECRET";

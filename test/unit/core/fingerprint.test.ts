@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type FingerprintInput, fingerprint } from "../../src/fingerprint";
+import { type FingerprintInput, fingerprint } from "../../../src/core/fingerprint";
 
 const encoder = new TextEncoder();
 

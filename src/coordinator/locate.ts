@@ -1,6 +1,6 @@
-import type { Config } from "./config";
+import type { Config } from "../config/config";
 import type { IdempotencyCoordinator } from "./coordinator";
-import { objectName } from "./object-name";
+import { objectName } from "../core/object-name";
 
 /**
  * The coordinator that owns a key. Normally one name (`objectName`). While the shard count is

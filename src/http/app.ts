@@ -1,11 +1,11 @@
 import { Hono } from "hono";
 import { ADMIN_PREFIX, adminRoutes } from "./admin";
-import { configFor, type ConfigError, type ConfigResult } from "./config";
-import type { GatewayEnv } from "./env";
+import { configFor, type ConfigError, type ConfigResult } from "../config/config";
+import type { GatewayEnv } from "../env";
 import { handleApiRequest } from "./gateway";
 import { metricsFor } from "./metrics";
-import { problemResponse } from "./problems";
-import { HOP_HEADER } from "./proxy";
+import { problemResponse } from "../core/problems";
+import { HOP_HEADER } from "./pass-through";
 
 type AppEnv = { Bindings: GatewayEnv; Variables: { configResult: ConfigResult } };
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type KeyRecord, LEASE_GRACE_MS, claim, decide } from "../../src/record";
+import { type KeyRecord, LEASE_GRACE_MS, claim, decide } from "../../../src/core/record";
 
 const NOW = 1_700_000_000_000;
 const FINGERPRINT = "a".repeat(64);

@@ -6,10 +6,10 @@ import {
   toSettings,
   type SettingName,
   type Settings,
-} from "./config-schema";
-import { parseRoutes, type Route } from "./route-policy";
+} from "./settings";
+import { parseRoutes, type Route } from "./routes";
 
-export { MAX_BODY_LIMIT } from "./config-schema";
+export { MAX_BODY_LIMIT } from "./settings";
 
 /**
  * The gateway's configuration: plain string `vars` (CONTRACT.md, "Configuration") turned into a

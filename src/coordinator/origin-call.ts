@@ -1,6 +1,6 @@
-import type { StoredResponse } from "./stored-response";
-import { readBounded } from "./bounded-body";
-import { endToEndHeaders } from "./http-headers";
+import type { StoredResponse } from "../core/stored-response";
+import { readBounded } from "../core/bounded-body";
+import { endToEndHeaders } from "../core/http-headers";
 
 /**
  * The one call to the origin: the request goes out once, the answer is buffered (under a cap and

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isAdmin } from "../../src/admin-auth";
+import { isAdmin } from "../../../src/http/admin-auth";
 
 const TOKEN = "s3cret-admin-token";
 

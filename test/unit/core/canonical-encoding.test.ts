@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Field, lengthPrefixed, sha256Hex } from "../../src/canonical-encoding";
+import { type Field, lengthPrefixed, sha256Hex } from "../../../src/core/canonical-encoding";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -6,7 +6,7 @@ import {
   problemDetail,
   problemDocument,
   problemResponse,
-} from "../../src/problems";
+} from "../../../src/core/problems";
 
 type ErrorType =
   "idempotency_error" | "invalid_request_error" | "api_error" | "authentication_error";

@@ -1,12 +1,12 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { isAdmin } from "./admin-auth";
-import type { Config, ConfigResult } from "./config";
-import type { GatewayEnv } from "./env";
-import { parseIdempotencyKey } from "./idempotency-key";
-import { keyIdentity } from "./key-identity";
-import { coordinatorFor } from "./coordinator-for";
-import { PROBLEM_SPECS, problemResponse, type GatewayProblem, type ProblemCode } from "./problems";
+import type { Config, ConfigResult } from "../config/config";
+import type { GatewayEnv } from "../env";
+import { parseIdempotencyKey } from "../core/idempotency-key";
+import { keyIdentity } from "../core/key-identity";
+import { coordinatorFor } from "../coordinator/locate";
+import { PROBLEM_SPECS, problemResponse, type GatewayProblem, type ProblemCode } from "../core/problems";
 
 /** The gateway's own endpoints, under `/__idempotency/`: never proxied. */
 export const ADMIN_PREFIX = "/__idempotency";

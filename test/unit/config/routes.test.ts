@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../src/config";
-import { settingsFor } from "../../src/route-policy";
+import { parseConfig } from "../../../src/config/config";
+import { settingsFor } from "../../../src/config/routes";
 
 const ORIGIN = "https://origin.example.com";
 

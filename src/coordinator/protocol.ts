@@ -1,7 +1,7 @@
-import type { GatewayProblem } from "./problems";
-import type { OriginRequest } from "./origin";
-import type { StoredResponse } from "./stored-response";
-import type { RecordState } from "./record";
+import type { GatewayProblem } from "../core/problems";
+import type { OriginRequest } from "./origin-call";
+import type { StoredResponse } from "../core/stored-response";
+import type { RecordState } from "../core/record";
 
 /**
  * The typed RPC surface between the Worker and the coordinator object. It is plain data, and it

@@ -6,7 +6,7 @@ import {
   type SettingName,
   type SettingValues,
   type Settings,
-} from "./config-schema";
+} from "./settings";
 
 /**
  * Per-route policy: `IDEMPOTENCY_ROUTES` maps path patterns to overrides of the overridable

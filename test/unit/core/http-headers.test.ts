@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { endToEndHeaders } from "../../src/http-headers";
+import { endToEndHeaders } from "../../../src/core/http-headers";
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus those the runtime recomputes. */
 const HOP_BY_HOP = [

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../../src/canonical-encoding";
-import { objectName } from "../../src/object-name";
+import { sha256Hex } from "../../../src/core/canonical-encoding";
+import { objectName } from "../../../src/core/object-name";
 
 const IDENTITY = "3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea";
 const SHARD_NAME = /^shard-(\d+)-of-(\d+)$/;

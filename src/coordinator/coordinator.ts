@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Answer, ExecuteCommand, Policy, RecordView } from "./coordinator-protocol";
-import { claim, decide, type KeyRecord, type RecordState } from "./record";
-import { callOrigin } from "./origin";
+import type { Answer, ExecuteCommand, Policy, RecordView } from "./protocol";
+import { claim, decide, type KeyRecord, type RecordState } from "../core/record";
+import { callOrigin } from "./origin-call";
 import { isSuspect, markSuspect, probeOrigin } from "./origin-probe";
 import {
   MAX_STORED_HEADER_BYTES,
@@ -10,7 +10,7 @@ import {
   joinChunks,
   splitBody,
   type StoredResponse,
-} from "./stored-response";
+} from "../core/stored-response";
 
 /**
  * The coordinator: the Durable Object that owns a set of keys (one key, or a shard of them).

@@ -1,4 +1,4 @@
-import { endToEndHeaders } from "./http-headers";
+import { endToEndHeaders } from "../core/http-headers";
 
 /**
  * Marks every request the gateway sends to the origin. A request that arrives carrying it has

@@ -1,4 +1,4 @@
-import type { Outcome } from "./coordinator-protocol";
+import type { Outcome } from "../coordinator/protocol";
 
 /** The one structured line logged per covered request (CONTRACT.md, "Operations"). */
 export interface RequestLog {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { readBounded } from "../../src/bounded-body";
+import { readBounded } from "../../../src/core/bounded-body";
 
 const LIMIT = 16;
 

@@ -6,7 +6,7 @@ import {
   MAX_BODY_LIMIT,
   configFor,
   parseConfig,
-} from "../../src/config";
+} from "../../../src/config/config";
 
 const ORIGIN_URL = "https://origin.example.com";
 const MINIMAL_ENV = { ORIGIN_URL } as const;

@@ -1,19 +1,19 @@
-import type { Config } from "./config";
-import type { Settings } from "./config-schema";
-import type { IdempotencyCoordinator } from "./coordinator";
-import type { Answer, ExecuteCommand, Policy } from "./coordinator-protocol";
-import { fingerprint } from "./fingerprint";
-import { parseIdempotencyKey } from "./idempotency-key";
-import { keyIdentity } from "./key-identity";
+import type { Config } from "../config/config";
+import type { Settings } from "../config/settings";
+import type { IdempotencyCoordinator } from "../coordinator/coordinator";
+import type { Answer, ExecuteCommand, Policy } from "../coordinator/protocol";
+import { fingerprint } from "../core/fingerprint";
+import { parseIdempotencyKey } from "../core/idempotency-key";
+import { keyIdentity } from "../core/key-identity";
 import { logRequest, type RequestLog } from "./log";
 import type { Metrics } from "./metrics";
-import { settingsFor } from "./route-policy";
-import { coordinatorFor } from "./coordinator-for";
-import { problemResponse, type GatewayProblem } from "./problems";
-import { HOP_HEADER, originTarget, passThrough } from "./proxy";
-import { readBounded } from "./bounded-body";
-import { endToEndHeaders } from "./http-headers";
-import { REPLAYED_HEADER, toResponse } from "./stored-response";
+import { settingsFor } from "../config/routes";
+import { coordinatorFor } from "../coordinator/locate";
+import { problemResponse, type GatewayProblem } from "../core/problems";
+import { HOP_HEADER, originTarget, passThrough } from "./pass-through";
+import { readBounded } from "../core/bounded-body";
+import { endToEndHeaders } from "../core/http-headers";
+import { REPLAYED_HEADER, toResponse } from "../core/stored-response";
 
 /** What the gateway needs from its environment to handle a request. */
 export interface GatewayDeps {

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_KEY_LENGTH, parseIdempotencyKey } from "../../src/idempotency-key";
+import { MAX_KEY_LENGTH, parseIdempotencyKey } from "../../../src/core/idempotency-key";
 
 const UUID_KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324";
 const LONGEST_KEY = "k".repeat(MAX_KEY_LENGTH);

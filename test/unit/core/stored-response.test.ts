@@ -9,7 +9,7 @@ import {
   joinChunks,
   splitBody,
   toResponse,
-} from "../../src/stored-response";
+} from "../../../src/core/stored-response";
 
 const encoder = new TextEncoder();
 
