@@ -6,7 +6,8 @@ import { defineConfig } from "vitest/config";
  * - `workers`: `test/unit` (the pure modules) and `test/integration` (the Worker and its Durable
  *   Object), inside workerd — the runtime they ship to — against a real HTTP origin on 127.0.0.1
  *   started by `test/support/global-setup.ts`;
- * - `e2e`: real `wrangler dev` processes and real origins, driven over HTTP from Node.
+ * - `e2e`: real `wrangler dev` processes and real origins, driven over HTTP from Node;
+ * - `repo`: checks of the repository itself (generated docs, wrangler.toml, citations), in Node.
  * No `retry:` anywhere: a flaky test is a bug to fix, not to hide.
  */
 export default defineConfig({
@@ -39,6 +40,13 @@ export default defineConfig({
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 90_000,
+        },
+      },
+      {
+        test: {
+          name: "repo",
+          include: ["test/repo/**/*.test.ts"],
+          environment: "node",
         },
       },
     ],

@@ -1,7 +1,8 @@
-/** The request header that carries the key (IETF draft-ietf-httpapi-idempotency-key-header). */
-export const IDEMPOTENCY_KEY_HEADER = "Idempotency-Key";
+import { parseSfString } from "../core/sf-string";
 
-/** After unquoting, a key is 1 to 255 printable ASCII characters (CONTRACT.md, "The key"). */
+export { IDEMPOTENCY_KEY_HEADER } from "../core/header-names";
+
+/** After unquoting, a key is 1 to 255 printable ASCII characters (README, "The key"). */
 const PRINTABLE_ASCII_KEY = /^[\x20-\x7e]{1,255}$/;
 
 /**
@@ -26,28 +27,9 @@ export function isValidIdempotencyKey(key: string): boolean {
   // Fetch strips leading and trailing whitespace from header values (Fetch "normalize"), so such
   // a key would not reach the gateway as written.
   if (key !== key.trim()) return false;
-  const unquoted = key.startsWith('"') ? unquoteSfString(key) : key;
-  return unquoted !== undefined && PRINTABLE_ASCII_KEY.test(unquoted);
-}
-
-/** RFC 8941 §4.2.5: a string is DQUOTE *chr DQUOTE, where only `\"` and `\\` are escapes. */
-function unquoteSfString(value: string): string | undefined {
-  let out = "";
-  for (let i = 1; i < value.length; i += 1) {
-    const char = value[i];
-    if (char === "\\") {
-      const next = value[i + 1];
-      if (next !== '"' && next !== "\\") return undefined;
-      out += next;
-      i += 1;
-    } else if (char === '"') {
-      // The closing quote must be the last character.
-      return i === value.length - 1 ? out : undefined;
-    } else {
-      out += char;
-    }
-  }
-  return undefined;
+  if (!key.startsWith('"')) return PRINTABLE_ASCII_KEY.test(key);
+  const unquoted = parseSfString(key);
+  return unquoted.ok && PRINTABLE_ASCII_KEY.test(unquoted.value);
 }
 
 /**

@@ -1,5 +1,6 @@
-/** The response header the gateway adds to every replayed (stored) answer. */
-export const REPLAYED_HEADER = "Idempotent-Replayed";
+import { REPLAYED_HEADER } from "../core/header-names";
+
+export { REPLAYED_HEADER };
 
 /**
  * Whether `response` is a replay of an answer the gateway stored earlier for the same key

@@ -1,16 +1,14 @@
-import { z } from "zod";
 import {
-  SETTING_SCHEMAS,
-  firstIssue,
-  toSettings,
-  type SettingName,
-  type SettingValues,
+  SETTINGS,
+  SETTING_NAMES,
+  parseVariables,
+  type ConfigError,
   type Settings,
 } from "./settings";
 
 /**
- * Per-route policy: `IDEMPOTENCY_ROUTES` maps path patterns to overrides of the overridable
- * settings, written exactly like the variables themselves:
+ * Per-route policy: `IDEMPOTENCY_ROUTES` maps path patterns to overrides of the settings declared
+ * `perRoute` (settings.ts), written exactly like the variables themselves:
  *
  * ```json
  * { "/v1/refunds/*": { "IDEMPOTENCY_TTL_SECONDS": "604800" },
@@ -18,9 +16,9 @@ import {
  * ```
  *
  * A pattern is a path; a trailing `*` matches any rest of the path. The longest matching pattern
- * wins. `ORIGIN_URL`, `IDEMPOTENCY_SCOPE_HEADERS` and `IDEMPOTENCY_SHARDS` hold for the whole
- * gateway: a key must map to the same identity and object whatever path it is sent to, or a
- * reuse on another path could not be detected.
+ * wins. Global-only settings (the origin, scope headers, shard count) hold for the whole gateway:
+ * a key must map to the same identity and object whatever path it is sent to, or a reuse on
+ * another path could not be detected.
  */
 
 /** One route's pattern and its complete settings (globals with its overrides applied). */
@@ -31,26 +29,24 @@ export interface Route {
 
 /** The result of parsing `IDEMPOTENCY_ROUTES`. */
 export type RoutesResult =
-  | { ok: true; routes: readonly Route[] }
-  | { ok: false; error: { variable: string; detail: string } };
+  { ok: true; routes: readonly Route[] } | { ok: false; error: ConfigError };
 
 const PATTERN = /^\/[^*?#\s]*\*?$/;
 
 /**
- * Parses `IDEMPOTENCY_ROUTES` (`""` or absent: no routes) against the global setting strings.
+ * Parses `IDEMPOTENCY_ROUTES` (`""`: no routes) against the global variables.
  *
  * @param json - the variable's value
- * @param globals - the global variable strings (defaults applied), which routes override
+ * @param globals - the Worker's variables, which routes override (absent ones take defaults)
  * @example
- * parseRoutes('{"/v1/refunds/*":{"IDEMPOTENCY_TTL_SECONDS":"604800"}}', globals);
+ * parseRoutes('{"/v1/refunds/*":{"IDEMPOTENCY_TTL_SECONDS":"604800"}}', env);
  */
 export function parseRoutes(
-  json: unknown,
-  globals: Readonly<Record<SettingName, unknown>>,
+  json: string,
+  globals: Readonly<Record<string, unknown>>,
 ): RoutesResult {
   const variable = "IDEMPOTENCY_ROUTES";
-  if (json === undefined || json === "") return { ok: true, routes: [] };
-  if (typeof json !== "string") return fail(variable, "must be a string of JSON");
+  if (json === "") return { ok: true, routes: [] };
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
@@ -69,17 +65,15 @@ export function parseRoutes(
     if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) {
       return fail(at, "must be an object of variable overrides");
     }
-    const unknown = Object.keys(overrides).find((name) => !Object.hasOwn(SETTING_SCHEMAS, name));
-    if (unknown !== undefined) {
-      return fail(`${at}.${unknown}`, "cannot be set per route");
+    const notPerRoute = Object.keys(overrides).find(
+      (name) => !Object.hasOwn(SETTINGS, name) || !SETTINGS[name as keyof typeof SETTINGS].perRoute,
+    );
+    if (notPerRoute !== undefined) {
+      return fail(`${at}.${notPerRoute}`, "cannot be set per route");
     }
-    const input = { ...globals, ...overrides };
-    const values = z.object(SETTING_SCHEMAS).safeParse(input);
-    if (!values.success) {
-      const issue = firstIssue(values.error, input);
-      return fail(`${at}.${issue.variable}`, issue.detail);
-    }
-    routes.push({ pattern, settings: toSettings(values.data as SettingValues) });
+    const values = parseVariables(SETTING_NAMES, { ...globals, ...overrides });
+    if (!values.ok) return fail(`${at}.${values.error.variable}`, values.error.detail);
+    routes.push({ pattern, settings: Object.freeze(values.values as unknown as Settings) });
   }
   // Longest pattern first, so the first match is the most specific.
   routes.sort((a, b) => b.pattern.length - a.pattern.length);

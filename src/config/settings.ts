@@ -1,8 +1,15 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 
 /**
- * The configuration variables, each with its zod schema and default: the single source for the
- * global settings (`config.ts`) and the per-route overrides (`route-policy.ts`).
+ * Every configuration variable, declared once: its default, its schema (string in, typed value
+ * out), whether `IDEMPOTENCY_ROUTES` may override it, the field it becomes, and the line the
+ * README's configuration table shows. The parsed configuration, the per-route settings, the
+ * coordinator's policy, the README table and the `Env` typing of tests all derive from here.
+ *
+ * Adding a setting is one entry below plus its use.
+ *
+ * `zod/mini` (the tree-shakable build of zod) keeps the Worker bundle small: every new isolate
+ * parses the bundle before its first answer.
  */
 
 /**
@@ -15,111 +22,270 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2
 
 function integer(min: number, max: number) {
   return z
-    .string()
-    .regex(/^\d+$/, "must be a whole number written in digits")
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+    .pipe(
+      z.string().check(z.regex(/^\d+$/, "must be a whole number written in digits")),
+      z.transform(Number),
+    )
+    .check(z.refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`));
 }
 
-function list<T extends z.ZodType<unknown, string>>(
-  item: T,
-  { allowEmpty }: { allowEmpty: boolean },
-) {
+function flag() {
+  return z.pipe(
+    z.enum(["true", "false"], { error: 'must be "true" or "false"' }),
+    z.transform((value) => value === "true"),
+  );
+}
+
+function list<T>(item: z.ZodMiniType<T, string>, { allowEmpty }: { allowEmpty: boolean }) {
   return z
-    .string()
-    .transform((s) => (s.trim() === "" ? [] : s.split(",").map((part) => part.trim())))
-    .refine((parts) => allowEmpty || parts.length > 0, "must list at least one value")
-    .pipe(z.array(item))
-    .refine((parts) => new Set(parts).size === parts.length, "must not repeat a value");
+    .pipe(
+      z
+        .pipe(
+          z.string(),
+          z.transform((s) => (s.trim() === "" ? [] : s.split(",").map((part) => part.trim()))),
+        )
+        .check(z.refine((parts) => allowEmpty || parts.length > 0, "must list at least one value")),
+      z.array(item),
+    )
+    .check(z.refine((parts) => new Set(parts).size === parts.length, "must not repeat a value"));
 }
 
-/** The settings a route may override, by variable name. */
-export const SETTING_SCHEMAS = {
-  IDEMPOTENCY_METHODS: list(
-    z
-      .string()
-      .regex(TOKEN, "must be HTTP method names")
-      .transform((m) => m.toUpperCase()),
-    { allowEmpty: false },
-  ),
-  IDEMPOTENCY_KEY_REQUIRED: z.enum(["true", "false"], { error: 'must be "true" or "false"' }),
-  IDEMPOTENCY_TTL_SECONDS: integer(1, 365 * 24 * 3600),
-  IDEMPOTENCY_CONCURRENCY: z.enum(["wait", "reject"], { error: 'must be "wait" or "reject"' }),
-  IDEMPOTENCY_WAIT_MS: integer(0, 300_000),
-  IDEMPOTENCY_ORIGIN_TIMEOUT_MS: integer(1, 900_000),
-  IDEMPOTENCY_RETRY_STATUSES: list(integer(100, 599), { allowEmpty: true }),
-  IDEMPOTENCY_MAX_BODY_BYTES: integer(0, MAX_BODY_LIMIT),
-  IDEMPOTENCY_MAX_RESPONSE_BYTES: integer(0, MAX_BODY_LIMIT),
-} as const;
+function frozen<T>(schema: z.ZodMiniType<T[], string>) {
+  return z.pipe(
+    schema,
+    z.transform((items: T[]): readonly T[] => Object.freeze(items)),
+  );
+}
 
-/** The settings that hold for the whole gateway only. */
-export const GLOBAL_SCHEMAS = {
-  ORIGIN_URL: z
-    .string({ error: "is required: the base URL of the origin API" })
-    .refine((s) => URL.canParse(s), "must be an absolute URL")
-    .transform((s) => new URL(s))
-    .refine((u) => u.protocol === "http:" || u.protocol === "https:", "must be http or https")
-    .refine((u) => u.username === "" && u.password === "", "must not carry credentials")
-    // `URL.search` is "" for a bare "?", so look at the href itself.
-    .refine((u) => !/[?#]/.test(u.href), "must not have a query or fragment")
-    .transform((u) => u.href.replace(/\/+$/, "")),
-  IDEMPOTENCY_SCOPE_HEADERS: list(
-    z
-      .string()
-      .regex(TOKEN, "must be header names")
-      .transform((h) => h.toLowerCase()),
-    { allowEmpty: true },
-  ),
-  IDEMPOTENCY_SHARDS: integer(0, 4096),
-  IDEMPOTENCY_REQUEST_LOGS: z.enum(["true", "false"], { error: 'must be "true" or "false"' }),
-  // "" (no migration in progress) or the shard count being migrated away from (docs/adr/0006).
-  IDEMPOTENCY_SHARDS_PREVIOUS: z.union([z.literal(""), integer(0, 4096)], {
-    error: 'must be "" or a whole number between 0 and 4096',
+/** One variable's declaration. */
+interface Declaration<Field extends string, Value, PerRoute extends boolean> {
+  /** The camelCase name of the parsed value. */
+  readonly field: Field;
+  /** The value used when the variable is absent; `undefined`: required. */
+  readonly default: string | undefined;
+  /** Whether `IDEMPOTENCY_ROUTES` may override it. */
+  readonly perRoute: PerRoute;
+  /** One line for the README's configuration table (Markdown). */
+  readonly description: string;
+  /** Turns the variable's string into its value, or names what is wrong with it. */
+  readonly schema: z.ZodMiniType<Value, string>;
+}
+
+function declare<const Field extends string, Value, const PerRoute extends boolean>(
+  declaration: Declaration<Field, Value, PerRoute>,
+): Declaration<Field, Value, PerRoute> {
+  return declaration;
+}
+
+/** The configuration variables, in the order the README lists them. */
+export const SETTINGS = {
+  ORIGIN_URL: declare({
+    field: "originUrl",
+    default: undefined,
+    perRoute: false,
+    description:
+      "base URL of the origin: http(s), no query, fragment or credentials; a path prefix is kept",
+    schema: z.pipe(
+      z
+        .pipe(
+          z
+            .string({ error: "is required: the base URL of the origin API" })
+            .check(z.refine((s) => URL.canParse(s), "must be an absolute URL")),
+          z.transform((s) => new URL(s)),
+        )
+        .check(
+          z.refine(
+            (u) => u.protocol === "http:" || u.protocol === "https:",
+            "must be http or https",
+          ),
+          z.refine((u) => u.username === "" && u.password === "", "must not carry credentials"),
+          // `URL.search` is "" for a bare "?", so look at the href itself.
+          z.refine((u) => !/[?#]/.test(u.href), "must not have a query or fragment"),
+        ),
+      z.transform((u) => u.href.replace(/\/+$/, "")),
+    ),
+  }),
+  IDEMPOTENCY_METHODS: declare({
+    field: "methods",
+    default: "POST,PATCH",
+    perRoute: true,
+    description: "covered methods; every other method is proxied untouched",
+    schema: z.pipe(
+      list(
+        z.pipe(
+          z.string().check(z.regex(TOKEN, "must be HTTP method names")),
+          z.transform((m) => m.toUpperCase()),
+        ),
+        { allowEmpty: false },
+      ),
+      z.transform((methods): ReadonlySet<string> => new Set(methods)),
+    ),
+  }),
+  IDEMPOTENCY_KEY_REQUIRED: declare({
+    field: "keyRequired",
+    default: "true",
+    perRoute: true,
+    description:
+      "whether a covered request must carry a key (`false`: proxied without idempotency)",
+    schema: flag(),
+  }),
+  IDEMPOTENCY_TTL_SECONDS: declare({
+    field: "ttlSeconds",
+    default: "86400",
+    perRoute: true,
+    description: "how long a stored answer is replayed (1 s – 365 days)",
+    schema: integer(1, 365 * 24 * 3600),
+  }),
+  IDEMPOTENCY_SCOPE_HEADERS: declare({
+    field: "scopeHeaders",
+    default: "authorization",
+    perRoute: false,
+    description: "request headers whose values scope a key (empty: one global scope)",
+    schema: frozen(
+      list(
+        z.pipe(
+          z.string().check(z.regex(TOKEN, "must be header names")),
+          z.transform((h) => h.toLowerCase()),
+        ),
+        { allowEmpty: true },
+      ),
+    ),
+  }),
+  IDEMPOTENCY_CONCURRENCY: declare({
+    field: "concurrency",
+    default: "wait",
+    perRoute: true,
+    description: "`wait` or `reject` for in-flight duplicates",
+    schema: z.enum(["wait", "reject"], { error: 'must be "wait" or "reject"' }),
+  }),
+  IDEMPOTENCY_WAIT_MS: declare({
+    field: "waitMs",
+    default: "10000",
+    perRoute: true,
+    description: "how long a duplicate waits for the first",
+    schema: integer(0, 300_000),
+  }),
+  IDEMPOTENCY_ORIGIN_TIMEOUT_MS: declare({
+    field: "originTimeoutMs",
+    default: "30000",
+    perRoute: true,
+    description: "how long the origin may take (answer and body) before the outcome is unknown",
+    schema: integer(1, 900_000),
+  }),
+  IDEMPOTENCY_RETRY_STATUSES: declare({
+    field: "retryStatuses",
+    default: "429,503",
+    perRoute: true,
+    description: "origin statuses that release the key instead of being stored",
+    schema: frozen(list(integer(100, 599), { allowEmpty: true })),
+  }),
+  IDEMPOTENCY_MAX_BODY_BYTES: declare({
+    field: "maxBodyBytes",
+    default: "1048576",
+    perRoute: true,
+    description: "largest request body on a covered request (≤ 16 MiB)",
+    schema: integer(0, MAX_BODY_LIMIT),
+  }),
+  IDEMPOTENCY_MAX_RESPONSE_BYTES: declare({
+    field: "maxResponseBytes",
+    default: "10485760",
+    perRoute: true,
+    description:
+      "largest origin answer that is kept for replay (≤ 16 MiB); a larger one fails closed",
+    schema: integer(0, MAX_BODY_LIMIT),
+  }),
+  IDEMPOTENCY_SHARDS: declare({
+    field: "shards",
+    default: "64",
+    perRoute: false,
+    description: "`N`: keys hashed over N coordinator objects; `0`: one object per key (ADR 0006)",
+    schema: integer(0, 4096),
+  }),
+  IDEMPOTENCY_SHARDS_PREVIOUS: declare({
+    field: "previousShards",
+    default: "",
+    perRoute: false,
+    description:
+      "during a change of `IDEMPOTENCY_SHARDS`: the old count, for one TTL, so stored keys are still found",
+    schema: z.pipe(
+      z.union([z.literal(""), integer(0, 4096)], {
+        error: 'must be "" or a whole number between 0 and 4096',
+      }),
+      z.transform((v) => (v === "" ? null : v)),
+    ),
+  }),
+  IDEMPOTENCY_ROUTES: declare({
+    field: "routes",
+    default: "",
+    perRoute: false,
+    description: "per-route overrides, JSON (below)",
+    // Parsed against the other settings by `parseRoutes` (routes.ts).
+    schema: z.string(),
+  }),
+  IDEMPOTENCY_REQUEST_LOGS: declare({
+    field: "requestLogs",
+    default: "true",
+    perRoute: false,
+    description:
+      "one JSON log line per covered request; `false` leaves counting to the `METRICS` dataset (see Operating it)",
+    schema: flag(),
   }),
 } as const;
 
-/** A variable a route may override. */
-export type SettingName = keyof typeof SETTING_SCHEMAS;
+type Registry = typeof SETTINGS;
 
-/** The settings that apply to one request (global, or overridden for its route). */
-export interface Settings {
-  readonly methods: ReadonlySet<string>;
-  readonly keyRequired: boolean;
-  readonly ttlSeconds: number;
-  readonly concurrency: "wait" | "reject";
-  readonly waitMs: number;
-  readonly originTimeoutMs: number;
-  readonly retryStatuses: readonly number[];
-  readonly maxBodyBytes: number;
-  readonly maxResponseBytes: number;
+/** A configuration variable's name. */
+export type VariableName = keyof Registry;
+
+/** A variable that `IDEMPOTENCY_ROUTES` may override. */
+export type SettingName = {
+  [K in VariableName]: Registry[K]["perRoute"] extends true ? K : never;
+}[VariableName];
+
+type ValueOf<K extends VariableName> = z.output<Registry[K]["schema"]>;
+
+/** The parsed value of every variable, by its field name. */
+export type AllSettings = { readonly [K in VariableName as Registry[K]["field"]]: ValueOf<K> };
+
+/** The settings that apply to one request: global, or overridden for its route. */
+export type Settings = { readonly [K in SettingName as Registry[K]["field"]]: ValueOf<K> };
+
+/** The names of the per-route variables, in declaration order. */
+export const SETTING_NAMES = (Object.keys(SETTINGS) as VariableName[]).filter(
+  (name): name is SettingName => SETTINGS[name].perRoute,
+);
+
+/** Why a value is invalid: the variable and what is wrong with it. */
+export interface ConfigError {
+  variable: string;
+  detail: string;
 }
 
-/** The parsed values of every overridable variable. */
-export type SettingValues = { [K in SettingName]: z.output<(typeof SETTING_SCHEMAS)[K]> };
-
-/** Builds the typed settings from parsed variable values. */
-export function toSettings(v: SettingValues): Settings {
-  return Object.freeze({
-    methods: new Set(v.IDEMPOTENCY_METHODS),
-    keyRequired: v.IDEMPOTENCY_KEY_REQUIRED === "true",
-    ttlSeconds: v.IDEMPOTENCY_TTL_SECONDS,
-    concurrency: v.IDEMPOTENCY_CONCURRENCY,
-    waitMs: v.IDEMPOTENCY_WAIT_MS,
-    originTimeoutMs: v.IDEMPOTENCY_ORIGIN_TIMEOUT_MS,
-    retryStatuses: Object.freeze(v.IDEMPOTENCY_RETRY_STATUSES),
-    maxBodyBytes: v.IDEMPOTENCY_MAX_BODY_BYTES,
-    maxResponseBytes: v.IDEMPOTENCY_MAX_RESPONSE_BYTES,
-  });
-}
-
-/** The first problem of a failed parse, as the variable it concerns and what is wrong. */
-export function firstIssue(error: z.ZodError, input: Readonly<Record<string, unknown>>) {
-  const issue = error.issues[0];
-  const variable = String(issue?.path[0] ?? "configuration");
-  const value = input[variable];
-  const detail =
-    value !== undefined && typeof value !== "string"
-      ? "must be a string (set it under [vars])"
-      : (issue?.message ?? "is invalid");
-  return { variable, detail };
+/**
+ * Parses `names` from `input` (absent variables take their default) into fields.
+ *
+ * @returns the fields, or the first variable found invalid
+ */
+export function parseVariables<K extends VariableName>(
+  names: readonly K[],
+  input: Readonly<Record<string, unknown>>,
+): { ok: true; values: Record<string, unknown> } | { ok: false; error: ConfigError } {
+  const values: Record<string, unknown> = {};
+  for (const name of names) {
+    const declaration: Declaration<string, unknown, boolean> = SETTINGS[name];
+    const value = input[name] ?? declaration.default;
+    if (value !== undefined && typeof value !== "string") {
+      return {
+        ok: false,
+        error: { variable: name, detail: "must be a string (set it under [vars])" },
+      };
+    }
+    const parsed = declaration.schema.safeParse(value);
+    if (!parsed.success) {
+      const detail = parsed.error.issues[0]?.message ?? "is invalid";
+      return { ok: false, error: { variable: name, detail } };
+    }
+    values[declaration.field] = parsed.data;
+  }
+  return { ok: true, values };
 }

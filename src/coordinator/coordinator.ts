@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Answer, ExecuteCommand, Policy, RecordView } from "./protocol";
+import type { ExecuteCommand, Policy, RecordView, Reply } from "./protocol";
 import { claim, decide, type KeyRecord, type RecordState } from "../core/record";
 import { callOrigin } from "./origin-call";
 import { isSuspect, markSuspect, probeOrigin } from "./origin-probe";
@@ -38,7 +38,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
    * Handles one covered request for `command.identity`: forwards it, replays the stored answer,
    * joins the request in flight, or refuses it.
    */
-  async execute(command: ExecuteCommand): Promise<Answer> {
+  async execute(command: ExecuteCommand): Promise<Reply> {
     const now = Date.now();
     const row = this.#readRow(command.identity);
     const inflight = this.#inflight.get(command.identity);
@@ -54,7 +54,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       case "replay":
         return this.#replay(row as RecordRow);
       case "unknown":
-        return unknownAnswer((row as RecordRow).detail, true);
+        return unknownReply((row as RecordRow).detail, true);
       case "in-progress":
         return inProgress(decision.retryAfterSeconds);
       case "lease-expired": {
@@ -65,7 +65,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
           detail,
           command.identity,
         );
-        return unknownAnswer(detail, true);
+        return unknownReply(detail, true);
       }
     }
   }
@@ -124,7 +124,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(this.#alarmAt);
   }
 
-  #forward(command: ExecuteCommand, now: number, replacing: boolean): Promise<Answer> {
+  #forward(command: ExecuteCommand, now: number, replacing: boolean): Promise<Reply> {
     const { identity, fingerprint, policy } = command;
     const record = claim(fingerprint, now, policy.ttlSeconds * 1000, policy.originTimeoutMs);
     if (replacing) this.#delete(identity);
@@ -147,7 +147,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     return answer;
   }
 
-  async #callAndRecord(command: ExecuteCommand, record: KeyRecord): Promise<Answer> {
+  async #callAndRecord(command: ExecuteCommand, record: KeyRecord): Promise<Reply> {
     const { identity, policy, request } = command;
     await this.#ensureAlarm(record.expiresAt);
     if (isSuspect(policy.originUrl, Date.now()) && !(await probeOrigin(policy.originUrl))) {
@@ -171,7 +171,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     if (result.kind === "unknown") {
       if (result.cause === "connection") markSuspect(policy.originUrl, Date.now());
       this.#markUnknown(identity, result.detail);
-      return { ...unknownAnswer(result.detail, false), originMs };
+      return { ...unknownReply(result.detail, false), originMs };
     }
     const { response } = result;
     const base = {
@@ -204,20 +204,20 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     return { ...base, outcome: "forwarded" };
   }
 
-  #join(first: InFlight, policy: Policy): Promise<Answer> {
+  #join(first: InFlight, policy: Policy): Promise<Reply> {
     // Each waiter holds a promise and a timer: past the bound, duplicates are told to come back.
     if (policy.concurrency === "reject" || first.waiters >= MAX_WAITERS_PER_KEY) {
       return Promise.resolve(inProgress(retryAfter(policy.originTimeoutMs)));
     }
     first.waiters++;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<Answer>((resolve) => {
+    const timeout = new Promise<Reply>((resolve) => {
       timer = setTimeout(
         () => resolve(inProgress(retryAfter(policy.originTimeoutMs))),
         policy.waitMs,
       );
     });
-    const coalesced = first.answer.then((answer): Answer => ({
+    const coalesced = first.answer.then((answer): Reply => ({
       ...answer,
       outcome: "coalesced",
       replayed: true,
@@ -228,7 +228,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     });
   }
 
-  #replay(row: RecordRow): Answer {
+  #replay(row: RecordRow): Reply {
     let body: Uint8Array = new Uint8Array(row.body ?? new ArrayBuffer(0));
     if (row.chunkCount > 1) {
       const rest = this.ctx.storage.sql
@@ -383,7 +383,7 @@ export const MAX_WAITERS_PER_KEY = 1000;
 
 /** A key's origin call in progress in this instance, and how many duplicates wait for it. */
 interface InFlight {
-  answer: Promise<Answer>;
+  answer: Promise<Reply>;
   waiters: number;
 }
 
@@ -391,7 +391,7 @@ function retryAfter(originTimeoutMs: number): number {
   return Math.max(1, Math.ceil(originTimeoutMs / 1000));
 }
 
-function inProgress(retryAfterSeconds: number): Answer {
+function inProgress(retryAfterSeconds: number): Reply {
   return {
     kind: "problem",
     outcome: "rejected",
@@ -400,7 +400,7 @@ function inProgress(retryAfterSeconds: number): Answer {
   };
 }
 
-function unknownAnswer(detail: string | null, replayed: boolean): Answer {
+function unknownReply(detail: string | null, replayed: boolean): Reply {
   return {
     kind: "problem",
     outcome: "outcome-unknown",

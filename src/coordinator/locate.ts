@@ -9,10 +9,10 @@ import { objectName } from "../core/object-name";
  * is replayed — never forwarded a second time. New keys go to the new mapping.
  *
  * @example
- * const stub = await coordinatorFor(env.COORDINATOR, identity, config);
+ * const stub = await locateCoordinator(env.COORDINATOR, identity, config);
  * await stub.execute(command);
  */
-export async function coordinatorFor(
+export async function locateCoordinator(
   namespace: DurableObjectNamespace<IdempotencyCoordinator>,
   identity: string,
   config: Pick<Config, "shards" | "previousShards">,

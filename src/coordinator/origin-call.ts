@@ -1,3 +1,4 @@
+import type { OriginRequest } from "../core/origin-request";
 import type { StoredResponse } from "../core/stored-response";
 import { readBounded } from "../core/bounded-body";
 import { endToEndHeaders } from "../core/http-headers";
@@ -6,14 +7,6 @@ import { endToEndHeaders } from "../core/http-headers";
  * The one call to the origin: the request goes out once, the answer is buffered (under a cap and
  * a deadline), and every way it can end is classified by what it means for the key.
  */
-
-/** What is sent to the origin. */
-export interface OriginRequest {
-  url: string;
-  method: string;
-  headers: [string, string][];
-  body: Uint8Array | null;
-}
 
 /** How the origin call ended. */
 export type OriginResult =
@@ -36,7 +29,7 @@ class ResponseTooLarge extends Error {}
  *
  * workerd reports a refused connection and a connection lost after the request was written with
  * the same error ("Network connection lost.", workerd#7195), so a thrown fetch is an unknown
- * outcome; `probeOrigin` (origin-probe.ts) is what proves "nothing reached it".
+ * outcome; `probeOrigin` (`./origin-probe.ts`) is what proves "nothing reached it".
  *
  * @example
  * const result = await callOrigin(req, { timeoutMs: 30_000, maxResponseBytes: 10_485_760 });

@@ -7,7 +7,7 @@ import { connect } from "cloudflare:sockets";
  * was written (workerd#7195), so the request that meets a down origin fails closed. After such a
  * failure the origin is *suspect* for a while: each request for a new key first opens a bare TCP
  * connection to it. If that is refused, the request is never sent — so nothing reached the
- * origin, and the key is released (`502 origin-unreachable`, CONTRACT.md). If it opens, the
+ * origin, and the key is released (`502 origin-unreachable`, README "Outcomes"). If it opens, the
  * suspicion ends and the request is forwarded as usual. See docs/adr/0005.
  */
 

@@ -1,24 +1,33 @@
+import type { Settings } from "../config/settings";
+import type { OriginRequest } from "../core/origin-request";
 import type { GatewayProblem } from "../core/problems";
-import type { OriginRequest } from "./origin-call";
-import type { StoredResponse } from "../core/stored-response";
 import type { RecordState } from "../core/record";
+import type { StoredResponse } from "../core/stored-response";
 
 /**
  * The typed RPC surface between the Worker and the coordinator object. It is plain data, and it
  * only ever grows new optional fields: during a rolling deploy a new Worker may call an old
- * object and the other way round (platform-notes §1.5).
+ * object and the other way round (Cloudflare docs, "Gradual deployments": Durable Objects are not
+ * versioned with the Worker that calls them).
  */
 
-/** The rules the coordinator applies to one request, resolved by the Worker from its config. */
-export interface Policy {
-  ttlSeconds: number;
-  concurrency: "wait" | "reject";
-  waitMs: number;
-  originTimeoutMs: number;
-  retryStatuses: readonly number[];
-  maxResponseBytes: number;
-  /** The origin's base URL, for the reachability probe. */
-  originUrl: string;
+/** The settings the Worker applies itself, before the coordinator is called. */
+type WorkerOnly = "methods" | "keyRequired" | "maxBodyBytes";
+
+/**
+ * The rules the coordinator applies to one request: the request's settings (its route's, else
+ * the global ones) but those the Worker has already applied, plus the origin's base URL for the
+ * reachability probe.
+ */
+export type Policy = Omit<Settings, WorkerOnly> & { readonly originUrl: string };
+
+/**
+ * The policy for a request's settings. A new per-route setting reaches the coordinator with no
+ * change here.
+ */
+export function policyOf(settings: Settings, originUrl: string): Policy {
+  const { methods, keyRequired, maxBodyBytes, ...policy } = settings;
+  return { ...policy, originUrl };
 }
 
 /** One covered request, already validated, fingerprinted and scoped. */
@@ -42,8 +51,8 @@ export type Outcome =
   | "unreachable"
   | "outcome-unknown";
 
-/** The coordinator's answer: a response to send, or a problem. */
-export type Answer =
+/** The coordinator's reply to `execute`: a response to send, or a problem. */
+export type Reply =
   | {
       kind: "response";
       outcome: Outcome;

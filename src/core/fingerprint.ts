@@ -15,7 +15,7 @@ const FINGERPRINT_VERSION = "fingerprint/v1";
 
 /**
  * SHA-256 (hex) over a length-prefixed encoding of the method, path, query and body
- * (CONTRACT.md, "The fingerprint"; docs/adr/0004).
+ * (README, "The fingerprint"; docs/adr/0004).
  *
  * @example
  * await fingerprint({ method: "POST", path: "/v1/payments", query: "", body: new Uint8Array() });

@@ -1,8 +1,10 @@
+import { parseSfString, type SfStringError } from "./sf-string";
+
 /**
  * Parsing the `Idempotency-Key` request header. Pure: a header value in, a result out; never
  * throws.
  *
- * Two spellings name the same key (CONTRACT.md, "The key"): the Structured Field String of
+ * Two spellings name the same key (README, "The key"): the Structured Field String of
  * draft-ietf-httpapi-idempotency-key-header-07 §2.1 (`"abc"`, with `\"` and `\\` escapes,
  * RFC 8941 §3.3.3) and the bare token Stripe's clients send (`abc`).
  */
@@ -32,7 +34,7 @@ export function parseIdempotencyKey(value: string | null): KeyParseResult {
   if (value === null) return { kind: "missing" };
   // RFC 9110 §5.5: optional whitespace around a field value is not part of it.
   const trimmed = value.replace(/^[ \t]+|[ \t]+$/g, "");
-  const unquoted = trimmed.startsWith('"') ? parseSfString(trimmed) : parseBare(trimmed);
+  const unquoted = trimmed.startsWith('"') ? unquote(trimmed) : parseBare(trimmed);
   if (typeof unquoted !== "string") return unquoted;
   if (unquoted.length === 0) return invalid("The Idempotency-Key must not be empty.");
   if (unquoted.length > MAX_KEY_LENGTH) {
@@ -58,30 +60,15 @@ function parseBare(value: string): string | KeyParseResult {
   return value;
 }
 
-/** RFC 8941 §4.2.5: DQUOTE *( unescaped / "\" ( DQUOTE / "\" ) ) DQUOTE, and nothing after. */
-function parseSfString(value: string): string | KeyParseResult {
-  let out = "";
-  for (let i = 1; i < value.length; i++) {
-    const ch = value.charCodeAt(i);
-    if (ch === 0x5c) {
-      const next = value[i + 1];
-      if (next !== '"' && next !== "\\") {
-        return invalid('The quoted Idempotency-Key has a backslash not followed by " or \\.');
-      }
-      out += next;
-      i++;
-    } else if (ch === 0x22) {
-      if (i !== value.length - 1) {
-        return invalid(
-          "The request carries more than one Idempotency-Key field, or text after the quoted key.",
-        );
-      }
-      return out;
-    } else if (ch < 0x20 || ch > 0x7e) {
-      return invalid("The Idempotency-Key must contain printable ASCII characters only.");
-    } else {
-      out += value[i];
-    }
-  }
-  return invalid("The quoted Idempotency-Key has no closing quote.");
+const SF_STRING_ERRORS: Readonly<Record<SfStringError, string>> = {
+  "bad-escape": 'The quoted Idempotency-Key has a backslash not followed by " or \\.',
+  "text-after":
+    "The request carries more than one Idempotency-Key field, or text after the quoted key.",
+  unterminated: "The quoted Idempotency-Key has no closing quote.",
+  "not-printable": "The Idempotency-Key must contain printable ASCII characters only.",
+};
+
+function unquote(value: string): string | KeyParseResult {
+  const result = parseSfString(value);
+  return result.ok ? result.value : invalid(SF_STRING_ERRORS[result.error]);
 }

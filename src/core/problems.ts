@@ -3,7 +3,7 @@
  * an RFC 9457 `application/problem+json` response, so the wire format lives in one place.
  */
 
-/** The stable error codes of CONTRACT.md ("Errors"). */
+/** The stable error codes (README, "Errors"). */
 export type ProblemCode =
   | "missing-idempotency-key"
   | "invalid-idempotency-key"
@@ -140,7 +140,7 @@ export function problemDocument(problem: GatewayProblem): Record<string, unknown
     detail,
     code: problem.code,
     // Stripe's SDKs and the payment SDKs modelled on them look for `error` and would otherwise
-    // take an error body for a resource (CONTRACT.md, "Errors").
+    // take an error body for a resource (README, "Errors").
     error: { type: spec.errorType, code: problem.code, message: detail },
   };
 }

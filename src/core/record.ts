@@ -51,7 +51,7 @@ export function decide(
   inMemory: boolean,
 ): Decision {
   if (record === null) return { kind: "forward" };
-  // Expiry is checked on every read (CONTRACT.md, "Outcomes"): the alarm is only housekeeping
+  // Expiry is checked on every read (README, "Outcomes"): the alarm is only housekeeping
   // and may run late. A record still being forwarded here is never expired under its owner.
   if (record.expiresAt <= now && !inMemory) return { kind: "forward" };
   if (record.fingerprint !== fingerprint) return { kind: "mismatch" };

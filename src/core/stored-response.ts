@@ -1,14 +1,13 @@
+import { REPLAYED_HEADER } from "./header-names";
+
 /**
  * A response in the form the coordinator stores and replays: status, end-to-end headers and the
  * body bytes, split into chunks that fit one storage value.
  */
 
-/** The header that marks an answer not produced by forwarding this request (CONTRACT.md). */
-export const REPLAYED_HEADER = "idempotent-replayed";
-
 /**
  * Bytes per stored chunk. Production caps key + value (and an SQLite row) at 2 MB; the local
- * runtime does not enforce it (platform-notes §1.1), so the cap is ours to keep, with headroom
+ * runtime does not enforce it (Cloudflare docs, "Durable Objects: Limits"), so the cap is ours to keep, with headroom
  * for the record's other columns.
  */
 export const CHUNK_BYTES = 1_000_000;

@@ -5,8 +5,13 @@ import type { Config, ConfigResult } from "../config/config";
 import type { GatewayEnv } from "../env";
 import { parseIdempotencyKey } from "../core/idempotency-key";
 import { keyIdentity } from "../core/key-identity";
-import { coordinatorFor } from "../coordinator/locate";
-import { PROBLEM_SPECS, problemResponse, type GatewayProblem, type ProblemCode } from "../core/problems";
+import { locateCoordinator } from "../coordinator/locate";
+import {
+  PROBLEM_SPECS,
+  problemResponse,
+  type GatewayProblem,
+  type ProblemCode,
+} from "../core/problems";
 
 /** The gateway's own endpoints, under `/__idempotency/`: never proxied. */
 export const ADMIN_PREFIX = "/__idempotency";
@@ -45,7 +50,7 @@ export function adminRoutes(): Hono<AdminEnv> {
 
   admin.post("/keys/:action{lookup|purge}", async (c) => {
     const token = c.env.ADMIN_TOKEN;
-    // Without the secret, the endpoints do not exist (CONTRACT.md, "Operations").
+    // Without the secret, the endpoints do not exist (README, "Operating it").
     if (token === undefined || token === "") return c.notFound();
     const action = c.req.param("action") as "lookup" | "purge";
     const audit = (result: string, keyHash?: string) =>
@@ -61,7 +66,7 @@ export function adminRoutes(): Hono<AdminEnv> {
       audit("invalid");
       return problemResponse(target.problem);
     }
-    const stub = await coordinatorFor(c.env.COORDINATOR, target.identity, result.config);
+    const stub = await locateCoordinator(c.env.COORDINATOR, target.identity, result.config);
     const keyHash = target.identity.slice(0, 32);
     if (action === "lookup") {
       const record = await stub.lookup(target.identity, target.includeResponse);

@@ -5,7 +5,7 @@ import type { GatewayEnv } from "../env";
 import { handleApiRequest } from "./gateway";
 import { metricsFor } from "./metrics";
 import { problemResponse } from "../core/problems";
-import { HOP_HEADER } from "./pass-through";
+import { HOP_HEADER } from "../core/header-names";
 
 type AppEnv = { Bindings: GatewayEnv; Variables: { configResult: ConfigResult } };
 

@@ -1,19 +1,19 @@
 import type { Config } from "../config/config";
-import type { Settings } from "../config/settings";
+import { settingsFor } from "../config/routes";
 import type { IdempotencyCoordinator } from "../coordinator/coordinator";
-import type { Answer, ExecuteCommand, Policy } from "../coordinator/protocol";
+import { locateCoordinator } from "../coordinator/locate";
+import { policyOf, type ExecuteCommand, type Reply } from "../coordinator/protocol";
+import { readBounded } from "../core/bounded-body";
 import { fingerprint } from "../core/fingerprint";
+import { REPLAYED_HEADER } from "../core/header-names";
 import { parseIdempotencyKey } from "../core/idempotency-key";
 import { keyIdentity } from "../core/key-identity";
+import { originHeaders, originTarget } from "../core/origin-request";
+import { problemResponse, type GatewayProblem } from "../core/problems";
+import { toResponse } from "../core/stored-response";
 import { logRequest, type RequestLog } from "./log";
 import type { Metrics } from "./metrics";
-import { settingsFor } from "../config/routes";
-import { coordinatorFor } from "../coordinator/locate";
-import { problemResponse, type GatewayProblem } from "../core/problems";
-import { HOP_HEADER, originTarget, passThrough } from "./pass-through";
-import { readBounded } from "../core/bounded-body";
-import { endToEndHeaders } from "../core/http-headers";
-import { REPLAYED_HEADER, toResponse } from "../core/stored-response";
+import { passThrough } from "./pass-through";
 
 /** What the gateway needs from its environment to handle a request. */
 export interface GatewayDeps {
@@ -66,19 +66,16 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     keyIdentity(config.scopeHeaders, (name) => request.headers.get(name), parsed.key),
     fingerprint({ method, path: url.pathname, query: url.search.slice(1), body }),
   ]);
-  const headers = endToEndHeaders(request.headers).filter(([name]) => name !== "idempotency-key");
-  // The origin gets the key in its bare form, the one Stripe-style APIs parse.
-  headers.push(["idempotency-key", parsed.key], [HOP_HEADER, "1"]);
   const command: ExecuteCommand = {
     identity,
     fingerprint: print,
     request: {
       url: originTarget(config.originUrl, url),
       method,
-      headers,
+      headers: originHeaders(request.headers, parsed.key),
       body: request.body === null ? null : body,
     },
-    policy: policyFor(settings, config.originUrl),
+    policy: policyOf(settings, config.originUrl),
   };
 
   const pending = execute(deps.coordinators, identity, config, command);
@@ -99,21 +96,9 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   return response;
 }
 
-function policyFor(settings: Settings, originUrl: string): Policy {
-  return {
-    ttlSeconds: settings.ttlSeconds,
-    concurrency: settings.concurrency,
-    waitMs: settings.waitMs,
-    originTimeoutMs: settings.originTimeoutMs,
-    retryStatuses: settings.retryStatuses,
-    maxResponseBytes: settings.maxResponseBytes,
-    originUrl,
-  };
-}
-
 /**
  * Calls the coordinator, retrying once with a fresh stub when the runtime says the call may be
- * retried (`retryable`, not `overloaded`: platform-notes §1.5). A retry is safe: the object owns
+ * retried (`retryable`, not `overloaded`: Cloudflare docs, "Durable Objects: Error handling"). A retry is safe: the object owns
  * the record, so a retried call joins, replays or refuses — it never forwards twice.
  */
 async function execute(
@@ -121,12 +106,12 @@ async function execute(
   identity: string,
   config: Config,
   command: ExecuteCommand,
-): Promise<Answer> {
+): Promise<Reply> {
   const attempt = async () => {
-    const stub = await coordinatorFor(namespace, identity, config);
+    const stub = await locateCoordinator(namespace, identity, config);
     // RPC's declared return type widens tuples ([name, value] becomes string[]); the value is
-    // the coordinator's own `Answer`.
-    return (await stub.execute(command)) as Answer;
+    // the coordinator's own `Reply`.
+    return (await stub.execute(command)) as Reply;
   };
   try {
     return await attempt();
@@ -143,7 +128,7 @@ function isRetryable(error: unknown): boolean {
   return flags.retryable === true && flags.overloaded !== true;
 }
 
-function toHttp(answer: Answer): Response {
+function toHttp(answer: Reply): Response {
   if (answer.kind === "response") return toResponse(answer.response, answer.replayed);
   return problemResponse(answer.problem, answer.replayed ? [[REPLAYED_HEADER, "true"]] : []);
 }

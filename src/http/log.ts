@@ -1,6 +1,6 @@
 import type { Outcome } from "../coordinator/protocol";
 
-/** The one structured line logged per covered request (CONTRACT.md, "Operations"). */
+/** The one structured line logged per covered request (README, "Operating it"). */
 export interface RequestLog {
   outcome: Outcome | "invalid" | "too-large" | "missing-key";
   /** The first 32 hex digits of the key identity (a hash of scope values and key), if known. */

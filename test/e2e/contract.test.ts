@@ -5,7 +5,7 @@ import { patternBytes, startTestOrigin, type TestOrigin } from "../support/test-
 import { problemOf, send, startGateway, startGateways } from "./harness";
 
 /**
- * Every row of CONTRACT.md's outcome table and every error code, over HTTP, against real
+ * Every row of the README's outcome table and every error code, over HTTP, against real
  * `wrangler dev` processes (one per configuration) and a real origin.
  */
 

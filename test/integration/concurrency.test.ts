@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { REPLAYED_HEADER } from "../../src/core/stored-response";
+import { REPLAYED_HEADER } from "../../src/core/header-names";
 import {
   newKey,
   originArrivals,

@@ -5,10 +5,11 @@ import {
   runInDurableObject,
 } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CHUNK_BYTES, REPLAYED_HEADER } from "../../src/core/stored-response";
+import { REPLAYED_HEADER } from "../../src/core/header-names";
+import { CHUNK_BYTES } from "../../src/core/stored-response";
 import { patternBytes } from "../support/test-origin";
 import {
-  coordinatorFor,
+  coordinatorOfKey,
   newKey,
   originArrivals,
   originRequests,
@@ -26,7 +27,7 @@ describe("a completed record", () => {
     const key = newKey();
     const first = await post("/v1/charges", key);
     const body = await first.text();
-    const { stub } = await coordinatorFor(key);
+    const { stub } = await coordinatorOfKey(key);
     await evictDurableObject(stub);
     const retry = await post("/v1/charges", key);
     expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
@@ -51,8 +52,8 @@ describe("a completed record", () => {
     const shards = { IDEMPOTENCY_SHARDS: "1" };
     await post("/v1/charges", early, { vars: { ...shards, IDEMPOTENCY_TTL_SECONDS: "60" } });
     await post("/v1/charges", late, { vars: { ...shards, IDEMPOTENCY_TTL_SECONDS: "600" } });
-    const { stub, identity: earlyId } = await coordinatorFor(early, { shards: 1 });
-    const { identity: lateId } = await coordinatorFor(late, { shards: 1 });
+    const { stub, identity: earlyId } = await coordinatorOfKey(early, { shards: 1 });
+    const { identity: lateId } = await coordinatorOfKey(late, { shards: 1 });
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.now() + 61_000);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
@@ -122,8 +123,8 @@ describe("changing the shard count", () => {
     // A new key goes to the new mapping.
     const fresh = newKey();
     await post("/v1/charges", fresh, { vars: during });
-    const { stub } = await coordinatorFor(fresh, { shards: 8 });
-    const { identity } = await coordinatorFor(fresh);
+    const { stub } = await coordinatorOfKey(fresh, { shards: 8 });
+    const { identity } = await coordinatorOfKey(fresh);
     expect(await stub.lookup(identity)).not.toBeNull();
     expect(await originRequests(key)).toHaveLength(1);
   });
@@ -149,7 +150,7 @@ describe("an eviction while a request is in flight", () => {
     const gate = newKey();
     const first = post(`/gate/${gate}/v1/charges`, key);
     await originArrivals(gate, 1);
-    const { stub } = await coordinatorFor(key);
+    const { stub } = await coordinatorOfKey(key);
     // Eviction drains in-flight work first (the origin call is kept alive by waitUntil).
     const evicted = evictDurableObject(stub);
     await releaseGate(gate);
@@ -170,7 +171,7 @@ describe("large responses", () => {
     const size = 3 * CHUNK_BYTES + 12_345;
     const first = await post(`/bytes/${size}`, key);
     expect(new Uint8Array(await first.arrayBuffer())).toEqual(patternBytes(size));
-    const { stub, identity } = await coordinatorFor(key);
+    const { stub, identity } = await coordinatorOfKey(key);
     const sizes = await runInDurableObject(stub, (_, state) => [
       ...state.storage.sql
         .exec<{ n: number }>("SELECT length(body) AS n FROM records WHERE identity = ?", identity)

@@ -1,9 +1,9 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ALARM_BATCH_MS, MAX_WAITERS_PER_KEY } from "../../src/coordinator/coordinator";
-import { REPLAYED_HEADER } from "../../src/core/stored-response";
+import { REPLAYED_HEADER } from "../../src/core/header-names";
 import {
-  coordinatorFor,
+  coordinatorOfKey,
   newKey,
   originArrivals,
   originRequests,
@@ -23,7 +23,7 @@ describe("a storage failure while completing", () => {
     const vars = { IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "1000" };
     const first = post(`/gate/${gate}/v1/charges`, key, { vars });
     await originArrivals(gate, 1);
-    const { stub } = await coordinatorFor(key);
+    const { stub } = await coordinatorOfKey(key);
     // Fault injection in the real object: its next transaction (the completing write) fails.
     await runInDurableObject(stub, (_, state) => {
       const original = state.storage.transactionSync.bind(state.storage);
@@ -52,7 +52,7 @@ describe("the alarm", () => {
   it("running twice, or late, loses no record early", async () => {
     const key = newKey();
     await post("/v1/charges", key, { vars: { IDEMPOTENCY_SHARDS: "2" } });
-    const { stub } = await coordinatorFor(key, { shards: 2 });
+    const { stub } = await coordinatorOfKey(key, { shards: 2 });
     // Fired early (and again): nothing has expired, so nothing goes.
     await runDurableObjectAlarm(stub);
     await runDurableObjectAlarm(stub);
@@ -74,10 +74,12 @@ describe("the alarm", () => {
   it("does NOT delete a record whose origin call is still running, even past its TTL", async () => {
     const key = newKey();
     const gate = newKey();
-    const vars = { IDEMPOTENCY_TTL_SECONDS: "1" };
+    // One object for this key alone: a shard shared with other tests' keys would re-arm its
+    // alarm for them, and "no alarm is left pending" could not be checked.
+    const vars = { IDEMPOTENCY_TTL_SECONDS: "1", IDEMPOTENCY_SHARDS: "0" };
     const first = post(`/gate/${gate}/v1/charges`, key, { vars });
     await originArrivals(gate, 1);
-    const { stub, identity } = await coordinatorFor(key);
+    const { stub, identity } = await coordinatorOfKey(key, { shards: 0 });
     vi.useFakeTimers({ toFake: ["Date"] });
     vi.setSystemTime(Date.now() + 5_000);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
@@ -138,7 +140,7 @@ describe("secrets at rest", () => {
     const credential = `Bearer sk_live_${newKey()}`;
     const body = `{"card":"4242424242424242","cvc":"${newKey()}"}`;
     await post("/v1/charges", key, { body, headers: { authorization: credential } });
-    const { stub } = await coordinatorFor(key, { authorization: credential });
+    const { stub } = await coordinatorOfKey(key, { authorization: credential });
     const dump = await runInDurableObject(stub, (_, state) => {
       const tables = ["records", "chunks"];
       return tables
@@ -162,7 +164,7 @@ describe("replay header hygiene", () => {
     expect(replay.headers.get("x-end-to-end")).toBe("kept");
     expect(replay.headers.get("x-hop-secret")).toBeNull();
     expect(replay.headers.get("keep-alive")).toBeNull();
-    const { stub, identity } = await coordinatorFor(key);
+    const { stub, identity } = await coordinatorOfKey(key);
     const stored = await runInDurableObject(
       stub,
       (_, state) =>
@@ -187,8 +189,8 @@ describe("garbage collection under steady traffic", () => {
     const vars = { IDEMPOTENCY_SHARDS: "1", IDEMPOTENCY_TTL_SECONDS: "60" };
     const keys = [newKey(), newKey()];
     for (const key of keys) await post("/v1/charges", key, { vars });
-    const { stub } = await coordinatorFor(keys[0] ?? "", { shards: 1 });
-    const { identity: second } = await coordinatorFor(keys[1] ?? "", { shards: 1 });
+    const { stub } = await coordinatorOfKey(keys[0] ?? "", { shards: 1 });
+    const { identity: second } = await coordinatorOfKey(keys[1] ?? "", { shards: 1 });
     // Between the two expiries: the first record goes, the second is due a moment later.
     const secondExpiry = await runInDurableObject(
       stub,

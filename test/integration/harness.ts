@@ -82,7 +82,7 @@ export async function releaseGate(gate: string): Promise<void> {
 export const DEFAULT_SHARDS = 64;
 
 /** The coordinator stub that owns `key` under `authorization` (the default mapping unless given). */
-export async function coordinatorFor(
+export async function coordinatorOfKey(
   key: string,
   { authorization = "Bearer sk_test_a", shards = DEFAULT_SHARDS } = {},
 ) {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { REPLAYED_HEADER } from "../../src/core/stored-response";
+import { REPLAYED_HEADER } from "../../src/core/header-names";
 import {
   gateway,
   newKey,

@@ -11,7 +11,7 @@ import {
 type ErrorType =
   "idempotency_error" | "invalid_request_error" | "api_error" | "authentication_error";
 
-/** CONTRACT.md, "Errors": status and SDK `error.type` per code, written out independently. */
+/** README, "Errors": status and SDK `error.type` per code, written out independently. */
 const CONTRACT_TABLE: Readonly<Record<ProblemCode, { status: number; errorType: ErrorType }>> = {
   "missing-idempotency-key": { status: 400, errorType: "idempotency_error" },
   "invalid-idempotency-key": { status: 400, errorType: "idempotency_error" },

@@ -1,8 +1,8 @@
+import { REPLAYED_HEADER } from "../../../src/core/header-names";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   CHUNK_BYTES,
-  REPLAYED_HEADER,
   type StoredResponse,
   decodeHeaders,
   encodeHeaders,
@@ -144,7 +144,7 @@ describe("toResponse", () => {
 
   it("adds Idempotent-Replayed: true to a replay", () => {
     expect(toResponse(CREATED, true).headers.get(REPLAYED_HEADER)).toBe("true");
-    expect(REPLAYED_HEADER).toBe("idempotent-replayed");
+    expect(REPLAYED_HEADER).toBe("Idempotent-Replayed");
   });
 
   it("does NOT add Idempotent-Replayed to the first answer", () => {

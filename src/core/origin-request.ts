@@ -1,0 +1,45 @@
+import { HOP_HEADER } from "./header-names";
+import { endToEndHeaders } from "./http-headers";
+
+/**
+ * What the gateway sends to the origin, for covered requests (sent once by the coordinator) and
+ * uncovered ones (streamed by the Worker) alike.
+ */
+
+/** A covered request, buffered, as the coordinator sends it. */
+export interface OriginRequest {
+  url: string;
+  method: string;
+  headers: [string, string][];
+  body: Uint8Array | null;
+}
+
+/**
+ * The origin URL of a request: `ORIGIN_URL` + path + query. The incoming request's URL is never
+ * reused as is: on a route it names the public host, which would come back to this Worker.
+ *
+ * @example
+ * originTarget("https://origin.example.com", new URL("https://api.example.com/v1/p?x=1"));
+ * // "https://origin.example.com/v1/p?x=1"
+ */
+export function originTarget(originUrl: string, url: URL): string {
+  return originUrl + url.pathname + url.search;
+}
+
+/**
+ * The header list sent to the origin: the request's end-to-end fields, the hop marker, and — for
+ * a covered request — the key in its bare form (the one Stripe-style APIs parse) instead of the
+ * field as sent.
+ *
+ * @param key - the unquoted key of a covered request; omitted: the fields are sent as they came
+ */
+export function originHeaders(headers: Headers, key?: string): [string, string][] {
+  const out = endToEndHeaders(headers);
+  if (key === undefined) {
+    out.push([HOP_HEADER, "1"]);
+    return out;
+  }
+  const forwarded = out.filter(([name]) => name !== "idempotency-key");
+  forwarded.push(["idempotency-key", key], [HOP_HEADER, "1"]);
+  return forwarded;
+}
