@@ -1,7 +1,9 @@
 import { parseRoutes, type Route } from "./routes";
 import {
   SETTINGS,
+  checkGuarantees,
   parseVariables,
+  unknownVariable,
   type AllSettings,
   type ConfigError,
   type VariableName,
@@ -42,9 +44,13 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; error: Co
  * if (result.ok) result.config.ttlSeconds; // 86400
  */
 export function parseConfig(env: Readonly<Record<string, unknown>>): ConfigResult {
+  const unknown = unknownVariable(env);
+  if (unknown !== null) return { ok: false, error: unknown };
   const parsed = parseVariables(VARIABLES, env);
   if (!parsed.ok) return parsed;
   const v = parsed.values as unknown as AllSettings;
+  const broken = checkGuarantees(v);
+  if (broken !== null) return { ok: false, error: broken };
   if (v.previousShards === v.shards) {
     return {
       ok: false,

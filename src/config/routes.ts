@@ -1,7 +1,9 @@
 import {
   SETTINGS,
   SETTING_NAMES,
+  checkGuarantees,
   parseVariables,
+  unknownVariable,
   type ConfigError,
   type Settings,
 } from "./settings";
@@ -65,6 +67,8 @@ export function parseRoutes(
     if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) {
       return fail(at, "must be an object of variable overrides");
     }
+    const unknown = unknownVariable(overrides);
+    if (unknown !== null) return fail(`${at}.${unknown.variable}`, unknown.detail);
     const notPerRoute = Object.keys(overrides).find(
       (name) => !Object.hasOwn(SETTINGS, name) || !SETTINGS[name as keyof typeof SETTINGS].perRoute,
     );
@@ -73,7 +77,10 @@ export function parseRoutes(
     }
     const values = parseVariables(SETTING_NAMES, { ...globals, ...overrides });
     if (!values.ok) return fail(`${at}.${values.error.variable}`, values.error.detail);
-    routes.push({ pattern, settings: Object.freeze(values.values as unknown as Settings) });
+    const settings = values.values as unknown as Settings;
+    const broken = checkGuarantees(settings);
+    if (broken !== null) return fail(`${at}.${broken.variable}`, broken.detail);
+    routes.push({ pattern, settings: Object.freeze(settings) });
   }
   // Longest pattern first, so the first match is the most specific.
   routes.sort((a, b) => b.pattern.length - a.pattern.length);

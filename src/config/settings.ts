@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { LEASE_GRACE_MS } from "../core/record.ts";
 
 /**
  * Every configuration variable, declared once: its default, its schema (string in, typed value
@@ -133,7 +134,8 @@ export const SETTINGS = {
     field: "ttlSeconds",
     default: "86400",
     perRoute: true,
-    description: "how long a stored answer is replayed (1 s – 365 days)",
+    description:
+      "how long a stored answer is replayed (at most 365 days; at least the origin timeout + 5 s)",
     schema: integer(1, 365 * 24 * 3600),
   }),
   IDEMPOTENCY_SCOPE_HEADERS: declare({
@@ -177,7 +179,15 @@ export const SETTINGS = {
     default: "429,503",
     perRoute: true,
     description: "origin statuses that release the key instead of being stored",
-    schema: frozen(list(integer(100, 599), { allowEmpty: true })),
+    // A 1xx–3xx answer may have taken effect at the origin: forwarding it again could do it twice.
+    schema: frozen(
+      list(
+        integer(100, 599).check(
+          z.refine((n) => n >= 400, "must be 4xx or 5xx statuses: a 1xx–3xx answer is final"),
+        ),
+        { allowEmpty: true },
+      ),
+    ),
   }),
   IDEMPOTENCY_MAX_BODY_BYTES: declare({
     field: "maxBodyBytes",
@@ -254,6 +264,44 @@ export type Settings = { readonly [K in SettingName as Registry[K]["field"]]: Va
 export const SETTING_NAMES = (Object.keys(SETTINGS) as VariableName[]).filter(
   (name): name is SettingName => SETTINGS[name].perRoute,
 );
+
+/** The prefix of every variable of the gateway's own. */
+export const VARIABLE_PREFIX = "IDEMPOTENCY_";
+
+/**
+ * The rules between settings that keep the exactly-once guarantee (README, "Exactly once, across
+ * operations"): a record must outlive the lease of its origin call, or a key orphaned by a crash
+ * would expire and be forwarded again while the origin may still be working on it.
+ *
+ * @returns the first rule broken, or `null`
+ */
+export function checkGuarantees(settings: Settings): ConfigError | null {
+  const leaseMs = settings.originTimeoutMs + LEASE_GRACE_MS;
+  if (settings.ttlSeconds * 1000 < leaseMs) {
+    return {
+      variable: "IDEMPOTENCY_TTL_SECONDS",
+      detail: `must be at least ${Math.ceil(leaseMs / 1000)} s: IDEMPOTENCY_ORIGIN_TIMEOUT_MS plus the ${LEASE_GRACE_MS / 1000} s lease grace, so no record expires while its origin call may still run`,
+    };
+  }
+  return null;
+}
+
+/**
+ * The first variable in `input` that looks like the gateway's (`IDEMPOTENCY_…`) but is not a
+ * declared setting: a typo, or a setting of a newer version. It is refused rather than ignored,
+ * because ignoring it could silently drop a rule the operator relies on.
+ */
+export function unknownVariable(input: Readonly<Record<string, unknown>>): ConfigError | null {
+  const name = Object.keys(input).find(
+    (key) => key.startsWith(VARIABLE_PREFIX) && !Object.hasOwn(SETTINGS, key),
+  );
+  if (name === undefined) return null;
+  return {
+    variable: name,
+    detail:
+      "is not a setting of this gateway version (a typo, or a setting of a newer version): remove it or upgrade",
+  };
+}
 
 /** Why a value is invalid: the variable and what is wrong with it. */
 export interface ConfigError {

@@ -92,10 +92,13 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
 
   /**
    * Removes the record of `identity`, so its next request is forwarded again. A key whose origin
-   * call is still running in this instance cannot be purged.
+   * call may still be running cannot be purged: in this instance's memory, or claimed by an
+   * instance that is gone but whose lease has not ended (its call may still reach the origin).
    */
   purge(identity: string): "purged" | "absent" | "in-flight" {
     if (this.#inflight.has(identity)) return "in-flight";
+    const row = this.#readRow(identity);
+    if (row?.state === "in_flight" && row.leaseUntil > Date.now()) return "in-flight";
     return this.#delete(identity) ? "purged" : "absent";
   }
 

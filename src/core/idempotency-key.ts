@@ -23,7 +23,8 @@ const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
  *
  * Repeated fields cannot be seen directly: the Fetch API joins them with `", "` (RFC 9110 §5.3).
  * A quoted value followed by anything is therefore rejected, and so is a bare value containing
- * `", "` — a key that needs those characters must use the quoted form.
+ * `", "` or ending with `","` (an empty second field): a key that needs those characters must
+ * use the quoted form.
  *
  * @example
  * parseIdempotencyKey('"8e03978e"'); // { kind: "key", key: "8e03978e" }
@@ -52,9 +53,10 @@ function parseBare(value: string): string | KeyParseResult {
   if (!PRINTABLE_ASCII.test(value)) {
     return invalid("The Idempotency-Key must contain printable ASCII characters only.");
   }
-  if (value.includes(", ")) {
+  // "a, " is the field "a" joined with an empty second field (trailing whitespace is trimmed).
+  if (value.includes(", ") || value.endsWith(",")) {
     return invalid(
-      'The request carries more than one Idempotency-Key field (or a bare key containing ", "; send such a key in its quoted form).',
+      'The request carries more than one Idempotency-Key field (or a bare key containing ", " or ending with ","; send such a key in its quoted form).',
     );
   }
   return value;

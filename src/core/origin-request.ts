@@ -26,20 +26,21 @@ export function originTarget(originUrl: string, url: URL): string {
   return originUrl + url.pathname + url.search;
 }
 
+const HOP = HOP_HEADER.toLowerCase();
+
 /**
- * The header list sent to the origin: the request's end-to-end fields, the hop marker, and — for
- * a covered request — the key in its bare form (the one Stripe-style APIs parse) instead of the
- * field as sent.
+ * The header list sent to the origin: the request's end-to-end fields, this deployment's hop
+ * marker (replacing any a client sent), and — for a covered request — the key in its bare form
+ * (the one Stripe-style APIs parse) instead of the field as sent.
  *
+ * @param hop - the deployment's hop marker value (`http/hop.ts`)
  * @param key - the unquoted key of a covered request; omitted: the fields are sent as they came
  */
-export function originHeaders(headers: Headers, key?: string): [string, string][] {
-  const out = endToEndHeaders(headers);
-  if (key === undefined) {
-    out.push([HOP_HEADER, "1"]);
-    return out;
-  }
-  const forwarded = out.filter(([name]) => name !== "idempotency-key");
-  forwarded.push(["idempotency-key", key], [HOP_HEADER, "1"]);
-  return forwarded;
+export function originHeaders(headers: Headers, hop: string, key?: string): [string, string][] {
+  const out = endToEndHeaders(headers).filter(
+    ([name]) => name !== HOP && (key === undefined || name !== "idempotency-key"),
+  );
+  if (key !== undefined) out.push(["idempotency-key", key]);
+  out.push([HOP, hop]);
+  return out;
 }

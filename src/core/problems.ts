@@ -15,7 +15,9 @@ export type ProblemCode =
   | "invalid-configuration"
   | "admin-unauthorized"
   | "invalid-admin-request"
-  | "key-not-found";
+  | "key-not-found"
+  | "not-found"
+  | "internal-error";
 
 /** An expected failure, tagged by its contract code. `detail` is safe to show the caller. */
 export type GatewayProblem =
@@ -30,7 +32,10 @@ export type GatewayProblem =
   // The admin API's own answers (README, "Operating it"): not part of the request path.
   | { code: "admin-unauthorized" }
   | { code: "invalid-admin-request"; detail: string }
-  | { code: "key-not-found" };
+  | { code: "key-not-found" }
+  // Any other path under the admin prefix, and any unexpected failure: still problem+json.
+  | { code: "not-found" }
+  | { code: "internal-error" };
 
 /** The path prefix under which the gateway documents each problem `type` (see `admin.ts`). */
 export const PROBLEM_TYPE_PREFIX = "/__idempotency/problems/";
@@ -99,6 +104,16 @@ export const PROBLEM_SPECS: Readonly<Record<ProblemCode, ProblemSpec>> = Object.
     title: "No record is stored for this key",
     errorType: "invalid_request_error",
   },
+  "not-found": {
+    status: 404,
+    title: "No such endpoint",
+    errorType: "invalid_request_error",
+  },
+  "internal-error": {
+    status: 500,
+    title: "The gateway failed unexpectedly",
+    errorType: "api_error",
+  },
 });
 
 /** The human-readable explanation of one problem, never containing a key, credential or body. */
@@ -126,6 +141,10 @@ export function problemDetail(problem: GatewayProblem): string {
       return problem.detail;
     case "key-not-found":
       return "No live record exists for this key and scope: it was never used, has expired or was purged.";
+    case "not-found":
+      return "The gateway has no endpoint at this path (under /__idempotency/, only the documented ones; the key endpoints only when ADMIN_TOKEN is set).";
+    case "internal-error":
+      return "The gateway failed unexpectedly; the failure is logged. If the request carried a key, retry with the same key.";
   }
 }
 

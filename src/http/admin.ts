@@ -43,7 +43,7 @@ export function adminRoutes(): Hono<AdminEnv> {
   // RFC 9457 §3.1.1: a problem `type` should resolve to documentation for humans.
   admin.get("/problems/:code", (c) => {
     const code = c.req.param("code");
-    if (!Object.hasOwn(PROBLEM_SPECS, code)) return c.notFound();
+    if (!Object.hasOwn(PROBLEM_SPECS, code)) return problemResponse({ code: "not-found" });
     const spec = PROBLEM_SPECS[code as ProblemCode];
     return c.json({ code, status: spec.status, title: spec.title, errorType: spec.errorType });
   });
@@ -51,7 +51,7 @@ export function adminRoutes(): Hono<AdminEnv> {
   admin.post("/keys/:action{lookup|purge}", async (c) => {
     const token = c.env.ADMIN_TOKEN;
     // Without the secret, the endpoints do not exist (README, "Operating it").
-    if (token === undefined || token === "") return c.notFound();
+    if (token === undefined || token === "") return problemResponse({ code: "not-found" });
     const action = c.req.param("action") as "lookup" | "purge";
     const audit = (result: string, keyHash?: string) =>
       console.log(JSON.stringify({ event: "admin", action, result, keyHash }));

@@ -6,12 +6,13 @@ import { handleApiRequest } from "./gateway";
 import { metricsFor } from "./metrics";
 import { problemResponse } from "../core/problems";
 import { HOP_HEADER } from "../core/header-names";
+import { hopMarker } from "./hop";
 
 type AppEnv = { Bindings: GatewayEnv; Variables: { configResult: ConfigResult } };
 
 /**
  * The gateway's HTTP surface: admin routes under `/__idempotency/`, everything else to the
- * idempotency protocol. One `onError` turns any unexpected throw into a logged, plain 500 — never
+ * idempotency protocol. One `onError` turns any unexpected throw into a logged 500 problem (`internal-error`) — never
  * a 4xx, which would tell a client its request was wrong.
  */
 export function createApp(): Hono<AppEnv> {
@@ -23,12 +24,14 @@ export function createApp(): Hono<AppEnv> {
   });
 
   app.route(ADMIN_PREFIX, adminRoutes());
-  app.all(`${ADMIN_PREFIX}/*`, (c) => c.json({ error: "not found" }, 404));
+  app.all(`${ADMIN_PREFIX}/*`, () => problemResponse({ code: "not-found" }));
 
   app.all("*", (c) => {
     const result = c.get("configResult");
     if (!result.ok) return invalidConfiguration(result.error);
-    if (c.req.header(HOP_HEADER) !== undefined) {
+    const hop = hopMarker(c.env.COORDINATOR);
+    // Only this deployment's own marker means a loop: a client cannot raise the alarm.
+    if (c.req.header(HOP_HEADER) === hop) {
       return invalidConfiguration({
         variable: "ORIGIN_URL",
         detail: "routes back to this gateway; point it at a host no gateway route matches",
@@ -38,16 +41,14 @@ export function createApp(): Hono<AppEnv> {
       config: result.config,
       metrics: metricsFor(c.env.METRICS),
       coordinators: c.env.COORDINATOR,
+      hop,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),
     });
   });
 
   app.onError((error) => {
     console.error(JSON.stringify({ event: "unexpected-error", error: String(error) }));
-    return new Response("Internal Server Error", {
-      status: 500,
-      headers: { "content-type": "text/plain" },
-    });
+    return problemResponse({ code: "internal-error" });
   });
 
   return app;

@@ -20,6 +20,8 @@ export interface GatewayDeps {
   config: Config;
   metrics: Metrics;
   coordinators: DurableObjectNamespace<IdempotencyCoordinator>;
+  /** This deployment's hop marker value (`hop.ts`). */
+  hop: string;
   /** Keeps the coordinator call alive if the client disconnects. */
   waitUntil: (promise: Promise<unknown>) => void;
 }
@@ -32,7 +34,9 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   const { config } = deps;
   const url = new URL(request.url);
   const settings = settingsFor(config, url.pathname);
-  if (!settings.methods.has(request.method)) return passThrough(request, config.originUrl);
+  if (!settings.methods.has(request.method)) {
+    return passThrough(request, config.originUrl, deps.hop);
+  }
   const started = Date.now();
   const method = request.method;
   const report = (line: RequestLog) => {
@@ -47,7 +51,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
 
   const parsed = parseIdempotencyKey(request.headers.get("idempotency-key"));
   if (parsed.kind === "missing") {
-    if (!settings.keyRequired) return passThrough(request, config.originUrl);
+    if (!settings.keyRequired) return passThrough(request, config.originUrl, deps.hop);
     return refuse("missing-key", { code: "missing-idempotency-key" });
   }
   if (parsed.kind === "invalid") {
@@ -72,7 +76,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     request: {
       url: originTarget(config.originUrl, url),
       method,
-      headers: originHeaders(request.headers, parsed.key),
+      headers: originHeaders(request.headers, deps.hop, parsed.key),
       body: request.body === null ? null : body,
     },
     policy: policyOf(settings, config.originUrl),

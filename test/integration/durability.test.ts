@@ -10,6 +10,7 @@ import { CHUNK_BYTES } from "../../src/core/stored-response";
 import { patternBytes } from "../support/test-origin";
 import {
   coordinatorOfKey,
+  gateway,
   newKey,
   originArrivals,
   originRequests,
@@ -105,6 +106,42 @@ describe("a record left in flight by a crash", () => {
     vi.useRealTimers();
     const again = await post(`/gate/${gate}/v1/charges`, key, { vars });
     expect(again.status).toBe(504);
+    await releaseGate(gate);
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
+  it("can NOT be purged while its lease runs: the dead instance's origin call may still be running", async () => {
+    const key = newKey();
+    const gate = newKey();
+    const vars = { IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "1000", ADMIN_TOKEN: "t" };
+    const purge = () =>
+      gateway(
+        "/__idempotency/keys/purge",
+        {
+          method: "POST",
+          headers: { authorization: "Bearer t", "content-type": "application/json" },
+          body: JSON.stringify({ key, scope: { authorization: "Bearer sk_test_a" } }),
+        },
+        vars,
+      );
+    const firstFailed = post(`/gate/${gate}/v1/charges`, key, { vars }).then(
+      () => false,
+      () => true,
+    );
+    await originArrivals(gate, 1);
+    await abortAllDurableObjects();
+    expect(await firstFailed).toBe(true);
+
+    const during = await purge();
+    expect(during.status).toBe(409);
+    expect((await problemOf(during)).code).toBe("request-in-progress");
+    expect((await post(`/gate/${gate}/v1/charges`, key, { vars })).status).toBe(409);
+
+    // Once the lease is over, no call can still be running: the operator may release the key.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 10_000);
+    expect((await purge()).status).toBe(200);
+    vi.useRealTimers();
     await releaseGate(gate);
     expect(await originRequests(key)).toHaveLength(1);
   });

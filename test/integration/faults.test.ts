@@ -76,12 +76,13 @@ describe("the alarm", () => {
     const gate = newKey();
     // One object for this key alone: a shard shared with other tests' keys would re-arm its
     // alarm for them, and "no alarm is left pending" could not be checked.
-    const vars = { IDEMPOTENCY_TTL_SECONDS: "1", IDEMPOTENCY_SHARDS: "0" };
+    // The shortest TTL the default origin timeout allows (30 s + 5 s lease grace).
+    const vars = { IDEMPOTENCY_TTL_SECONDS: "35", IDEMPOTENCY_SHARDS: "0" };
     const first = post(`/gate/${gate}/v1/charges`, key, { vars });
     await originArrivals(gate, 1);
     const { stub, identity } = await coordinatorOfKey(key, { shards: 0 });
     vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(Date.now() + 5_000);
+    vi.setSystemTime(Date.now() + 40_000);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const state = await runInDurableObject(stub, (_, s) =>
       s.storage.sql

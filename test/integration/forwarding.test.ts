@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { REPLAYED_HEADER } from "../../src/core/header-names";
-import { newKey, originRequests, post } from "./harness";
+import { HOP, newKey, originRequests, post } from "./harness";
 
 describe("the first request with a key", () => {
   it("is forwarded once, with the key in bare form and hop-by-hop headers removed", async () => {
@@ -18,7 +18,8 @@ describe("the first request with a key", () => {
     expect(seen[0]?.headers["x-custom"]).toBe("kept");
     expect(seen[0]?.headers["x-drop"]).toBeUndefined();
     expect(seen[0]?.headers.authorization).toBe("Bearer sk_test_a");
-    expect(seen[0]?.headers["idempotency-gateway-hop"]).toBe("1");
+    expect(seen[0]?.headers["idempotency-gateway-hop"]).toBe(HOP);
+    expect(HOP).toMatch(/^[0-9a-f]{64}$/);
     expect(Buffer.from(seen[0]?.bodyBase64 ?? "", "base64").toString()).toBe('{"amount":1000}');
   });
 

@@ -3,6 +3,8 @@ import { env } from "cloudflare:workers";
 import worker from "../../src/index";
 import { keyIdentity } from "../../src/core/key-identity";
 import type { GatewayEnv } from "../../src/env";
+import type { VariableName } from "../../src/config/settings";
+import { hopMarker } from "../../src/http/hop";
 import { objectName } from "../../src/core/object-name";
 import type { SeenRequest } from "../support/test-origin";
 
@@ -14,13 +16,16 @@ import type { SeenRequest } from "../support/test-origin";
 /** The test origin's base URL (the Worker's ORIGIN_URL). */
 export const ORIGIN = env.ORIGIN_URL;
 
+/** This deployment's hop marker: what the gateway puts on every request to the origin. */
+export const HOP = hopMarker(env.COORDINATOR);
+
 /** A fresh key per test: storage is shared by the tests of a file. */
 export function newKey(): string {
   return crypto.randomUUID();
 }
 
 /** Bindings to override for one call: wrangler `vars` strings, secrets, or binding fakes. */
-export type Vars = Partial<Record<keyof GatewayEnv, unknown>>;
+export type Vars = Partial<Record<keyof GatewayEnv | VariableName, unknown>>;
 
 /**
  * Sends a request through the Worker's real `fetch` handler, with `vars` overriding the

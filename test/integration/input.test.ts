@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { newKey, gateway, originRequests, post, problemOf } from "./harness";
+import { HOP, newKey, gateway, originRequests, post, problemOf } from "./harness";
 
 describe("the Idempotency-Key header", () => {
   it("is required on a covered request: 400 missing-idempotency-key, nothing forwarded", async () => {
@@ -167,14 +167,64 @@ describe("configuration", () => {
 
   it("refuses a request that came back from the gateway itself, instead of looping", async () => {
     const key = newKey();
+    // What a loop looks like: the request carries this deployment's own marker.
     const response = await post("/v1/charges", key, {
-      headers: { "idempotency-gateway-hop": "1" },
+      headers: { "idempotency-gateway-hop": HOP },
     });
     expect(response.status).toBe(500);
     const problem = await problemOf(response);
     expect(problem.code).toBe("invalid-configuration");
     expect(String(problem.detail)).toContain("ORIGIN_URL");
     expect(await originRequests(key)).toHaveLength(0);
+  });
+
+  it.each(["1", "true", "0".repeat(64)])(
+    "does NOT let a client raise the loop alarm with Idempotency-Gateway-Hop: %s",
+    async (forged) => {
+      const logged = vi.spyOn(console, "error");
+      const key = newKey();
+      const response = await post("/v1/charges", key, {
+        headers: { "idempotency-gateway-hop": forged },
+      });
+      expect(response.status).toBe(201);
+      const seen = await originRequests(key);
+      expect(seen).toHaveLength(1);
+      // The origin gets the gateway's marker, never the client's.
+      expect(seen[0]?.headers["idempotency-gateway-hop"]).toBe(HOP);
+      expect(logged).not.toHaveBeenCalled();
+      logged.mockRestore();
+    },
+  );
+
+  it("refuses a retry status that would forward a success again (200), forwarding nothing", async () => {
+    const key = newKey();
+    const vars = { IDEMPOTENCY_RETRY_STATUSES: "200,503" };
+    const first = await post("/v1/charges", key, { vars });
+    const second = await post("/v1/charges", key, { vars });
+    for (const response of [first, second]) {
+      expect(response.status).toBe(500);
+      const problem = await problemOf(response);
+      expect(problem.code).toBe("invalid-configuration");
+      expect(String(problem.detail)).toContain("IDEMPOTENCY_RETRY_STATUSES");
+    }
+    expect(await originRequests(key)).toHaveLength(0);
+  });
+
+  it("refuses an unknown IDEMPOTENCY_* variable, even beside IDEMPOTENCY_KEY_REQUIRED=false", async () => {
+    const key = newKey();
+    const vars = {
+      IDEMPOTENCY_KEY_SOURCE: "header:PayPal-Request-Id",
+      IDEMPOTENCY_KEY_REQUIRED: "false",
+    };
+    const headers = { "paypal-request-id": key };
+    const first = await post("/v1/charges", null, { vars, headers });
+    const second = await post("/v1/charges", null, { vars, headers });
+    for (const response of [first, second]) {
+      expect(response.status).toBe(500);
+      expect(String((await problemOf(response)).detail)).toContain("IDEMPOTENCY_KEY_SOURCE");
+    }
+    const health = await gateway("/__idempotency/health", {}, vars);
+    expect(health.status).toBe(500);
   });
 
   it("reports a missing ORIGIN_URL on the health endpoint", async () => {
@@ -196,6 +246,40 @@ describe("the admin prefix", () => {
     const response = await post("/__idempotency/anything", key);
     expect(response.status).toBe(404);
     expect(await originRequests(key)).toHaveLength(0);
+  });
+
+  it.each([
+    ["an unknown path", "/__idempotency/anything", {}],
+    ["an unknown problem type", "/__idempotency/problems/no-such-code", {}],
+    ["the key endpoints without ADMIN_TOKEN", "/__idempotency/keys/lookup", { method: "POST" }],
+  ])("answers %s with a 404 problem+json, in one shape", async (_, path, init) => {
+    const response = await gateway(path, init);
+    expect(response.status).toBe(404);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect(await problemOf(response)).toMatchObject({ status: 404, code: "not-found" });
+  });
+
+  it("answers an unexpected failure with a 500 problem+json, never plain text", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const broken = {
+      getByName() {
+        throw new Error("injected failure");
+      },
+    };
+    const response = await gateway(
+      "/__idempotency/keys/lookup",
+      {
+        method: "POST",
+        headers: { authorization: "Bearer t", "content-type": "application/json" },
+        body: JSON.stringify({ key: "k" }),
+      },
+      { ADMIN_TOKEN: "t", COORDINATOR: broken },
+    );
+    expect(response.status).toBe(500);
+    expect(response.headers.get("content-type")).toBe("application/problem+json");
+    expect(await problemOf(response)).toMatchObject({ status: 500, code: "internal-error" });
+    expect(logged).toHaveBeenCalled();
+    logged.mockRestore();
   });
 
   it("documents every problem type it answers with", async () => {

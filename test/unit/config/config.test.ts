@@ -101,6 +101,12 @@ const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
     "1.5",
     "99",
     "600",
+    // A 1xx–3xx answer is final: releasing its key would forward a success again.
+    "200",
+    "200,503",
+    "100",
+    "302",
+    "399",
     "429,429",
     "429,,503",
     "429;503",
@@ -276,6 +282,50 @@ describe("parseConfig", () => {
     });
   });
 
+  describe("settings that would break exactly-once", () => {
+    it("refuses a TTL shorter than the origin timeout plus the lease grace, naming the TTL", () => {
+      const detail = expectError(
+        parseConfig({ ...MINIMAL_ENV, IDEMPOTENCY_TTL_SECONDS: "34" }),
+        "IDEMPOTENCY_TTL_SECONDS",
+      );
+      expect(detail).toMatch(/at least 35 s/);
+      expectError(
+        parseConfig({
+          ...MINIMAL_ENV,
+          IDEMPOTENCY_TTL_SECONDS: "60",
+          IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "56000",
+        }),
+        "IDEMPOTENCY_TTL_SECONDS",
+      );
+    });
+
+    it("accepts a TTL exactly as long as the origin timeout plus the lease grace", () => {
+      expect(
+        configOf({
+          ...MINIMAL_ENV,
+          IDEMPOTENCY_TTL_SECONDS: "6",
+          IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "1000",
+        }).ttlSeconds,
+      ).toBe(6);
+    });
+
+    it("refuses a retry status in 1xx–3xx and says why", () => {
+      const detail = expectError(
+        parseConfig(envWith("IDEMPOTENCY_RETRY_STATUSES", "200,503")),
+        "IDEMPOTENCY_RETRY_STATUSES",
+      );
+      expect(detail).toMatch(/4xx or 5xx/);
+    });
+
+    it.each(["IDEMPOTENCY_SHARDS_NEXT", "IDEMPOTENCY_KEY_FROM", "IDEMPOTENCY_TTL"])(
+      "refuses the unknown variable %s, naming it, instead of ignoring it",
+      (name) => {
+        const detail = expectError(parseConfig({ ...MINIMAL_ENV, [name]: "x" }), name);
+        expect(detail).toMatch(/not a setting of this gateway version/);
+      },
+    );
+  });
+
   describe("lists", () => {
     it("upper-cases methods and trims the whitespace around items", () => {
       expect([...configOf(envWith("IDEMPOTENCY_METHODS", " post , Put,DELETE ")).methods]).toEqual([
@@ -328,7 +378,7 @@ describe("parseConfig", () => {
     it.each<[Variable, string, keyof Config, unknown]>([
       ["IDEMPOTENCY_KEY_REQUIRED", "false", "keyRequired", false],
       ["IDEMPOTENCY_CONCURRENCY", "reject", "concurrency", "reject"],
-      ["IDEMPOTENCY_TTL_SECONDS", "1", "ttlSeconds", 1],
+      ["IDEMPOTENCY_TTL_SECONDS", "35", "ttlSeconds", 35],
       ["IDEMPOTENCY_TTL_SECONDS", String(365 * 24 * 3600), "ttlSeconds", 365 * 24 * 3600],
       ["IDEMPOTENCY_WAIT_MS", "0", "waitMs", 0],
       ["IDEMPOTENCY_WAIT_MS", "300000", "waitMs", 300_000],

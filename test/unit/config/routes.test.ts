@@ -38,7 +38,7 @@ describe("IDEMPOTENCY_ROUTES", () => {
     const result = parseConfig({
       ORIGIN_URL: ORIGIN,
       IDEMPOTENCY_WAIT_MS: "123",
-      IDEMPOTENCY_ROUTES: JSON.stringify({ "/a": { IDEMPOTENCY_TTL_SECONDS: "5" } }),
+      IDEMPOTENCY_ROUTES: JSON.stringify({ "/a": { IDEMPOTENCY_TTL_SECONDS: "60" } }),
     });
     if (!result.ok) throw new Error(JSON.stringify(result.error));
     expect(settingsFor(result.config, "/a").waitMs).toBe(123);
@@ -61,6 +61,19 @@ describe("IDEMPOTENCY_ROUTES", () => {
     [
       { "/v1": { IDEMPOTENCY_TTL_SECONDS: 60 } },
       'IDEMPOTENCY_ROUTES["/v1"].IDEMPOTENCY_TTL_SECONDS',
+    ],
+    [
+      { "/v1/*": { IDEMPOTENCY_SHARDS_NEXT: "8" } },
+      'IDEMPOTENCY_ROUTES["/v1/*"].IDEMPOTENCY_SHARDS_NEXT',
+    ],
+    // A record would expire before the lease of its origin call ends.
+    [
+      { "/v1/*": { IDEMPOTENCY_TTL_SECONDS: "60", IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "60000" } },
+      'IDEMPOTENCY_ROUTES["/v1/*"].IDEMPOTENCY_TTL_SECONDS',
+    ],
+    [
+      { "/v1/*": { IDEMPOTENCY_RETRY_STATUSES: "200,503" } },
+      'IDEMPOTENCY_ROUTES["/v1/*"].IDEMPOTENCY_RETRY_STATUSES',
     ],
   ])("names the invalid entry %j as %s", (routes, variable) => {
     const result = withRoutes(routes);

@@ -25,6 +25,9 @@ const CONTRACT_TABLE: Readonly<Record<ProblemCode, { status: number; errorType: 
   "admin-unauthorized": { status: 401, errorType: "authentication_error" },
   "invalid-admin-request": { status: 400, errorType: "invalid_request_error" },
   "key-not-found": { status: 404, errorType: "invalid_request_error" },
+  // Every other path under the admin prefix, and unexpected failures (README, "Errors").
+  "not-found": { status: 404, errorType: "invalid_request_error" },
+  "internal-error": { status: 500, errorType: "api_error" },
 };
 
 const RETRY_AFTER_SECONDS = 7;
@@ -53,6 +56,8 @@ const EXAMPLES: Readonly<Record<ProblemCode, GatewayProblem>> = {
   "admin-unauthorized": { code: "admin-unauthorized" },
   "invalid-admin-request": { code: "invalid-admin-request", detail: "key: is required" },
   "key-not-found": { code: "key-not-found" },
+  "not-found": { code: "not-found" },
+  "internal-error": { code: "internal-error" },
 };
 
 const CODES = Object.keys(CONTRACT_TABLE) as ProblemCode[];
