@@ -216,7 +216,7 @@ export const SETTINGS = {
     default: "",
     perRoute: false,
     description:
-      "during a change of `IDEMPOTENCY_SHARDS`: the old count, for one TTL, so stored keys are still found",
+      "during a change of `IDEMPOTENCY_SHARDS`: the old count, which then arbitrates every key (ADR 0006)",
     schema: z.pipe(
       z.union([z.literal(""), integer(0, 4096)], {
         error: 'must be "" or a whole number between 0 and 4096',

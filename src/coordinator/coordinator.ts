@@ -1,6 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
-import type { ExecuteCommand, Policy, RecordView, Reply } from "./protocol";
+import type { ExecuteCommand, FinalReply, Policy, RecordView, Reply } from "./protocol";
 import { claim, decide, type KeyRecord, type RecordState } from "../core/record";
+import type { MappingReport, MappingVerdict } from "../core/mapping";
+import { REGISTRY_SCHEMA, reportMapping } from "./mapping-registry";
+import { MOVED_SCHEMA, collectMoved, markMoved, movedTo } from "./moved-keys";
 import { callOrigin } from "./origin-call";
 import { isSuspect, markSuspect, probeOrigin } from "./origin-probe";
 import {
@@ -31,7 +34,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(SCHEMA);
+    ctx.storage.sql.exec(SCHEMA + MOVED_SCHEMA + REGISTRY_SCHEMA);
   }
 
   /**
@@ -44,8 +47,12 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     const inflight = this.#inflight.get(command.identity);
     const decision = decide(row, command.fingerprint, now, inflight !== undefined);
     switch (decision.kind) {
-      case "forward":
+      case "forward": {
+        const elsewhere = this.#elsewhere(command, now);
+        if (elsewhere !== null)
+          return { kind: "moved", outcome: "moved", replayed: false, to: elsewhere };
         return this.#forward(command, now, row !== null);
+      }
       case "mismatch":
         return { kind: "problem", outcome: "mismatch", replayed: false, problem: MISMATCH };
       case "join":
@@ -68,6 +75,13 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
         return unknownReply(detail, true);
       }
     }
+  }
+
+  /**
+   * The registry's verdict on a Worker's key mapping (only on the `mapping-registry` object).
+   */
+  reportMapping(report: MappingReport): MappingVerdict {
+    return reportMapping(this.ctx.storage.sql, report, Date.now());
   }
 
   /**
@@ -112,9 +126,16 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       // An expired record whose origin call is still running here is its owner's to finish.
       if (!this.#inflight.has(identity)) this.#delete(identity);
     }
-    const next = this.ctx.storage.sql
+    const nextRecord = this.ctx.storage.sql
       .exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM records")
       .one().next;
+    const nextMoved = collectMoved(this.ctx.storage.sql, now);
+    const next =
+      nextRecord === null
+        ? nextMoved
+        : nextMoved === null
+          ? nextRecord
+          : Math.min(nextRecord, nextMoved);
     if (next === null) {
       this.#alarmAt = null;
       return;
@@ -127,7 +148,21 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(this.#alarmAt);
   }
 
-  #forward(command: ExecuteCommand, now: number, replacing: boolean): Promise<Reply> {
+  /**
+   * Where a key this object holds no live record of must go instead of being claimed here: where
+   * an earlier request sent it, or — when the Worker is migrating the mapping — to its object
+   * under the new mapping (recorded first, so that a Worker that knows only this mapping is sent
+   * there too). `null`: claim it here.
+   */
+  #elsewhere(command: ExecuteCommand, now: number): string | null {
+    const sql = this.ctx.storage.sql;
+    const destination = movedTo(sql, command.identity, now) ?? command.next ?? null;
+    if (destination === null) return null;
+    markMoved(sql, command.identity, destination, now + command.policy.ttlSeconds * 1000);
+    return destination;
+  }
+
+  #forward(command: ExecuteCommand, now: number, replacing: boolean): Promise<FinalReply> {
     const { identity, fingerprint, policy } = command;
     const record = claim(fingerprint, now, policy.ttlSeconds * 1000, policy.originTimeoutMs);
     if (replacing) this.#delete(identity);
@@ -150,7 +185,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     return answer;
   }
 
-  async #callAndRecord(command: ExecuteCommand, record: KeyRecord): Promise<Reply> {
+  async #callAndRecord(command: ExecuteCommand, record: KeyRecord): Promise<FinalReply> {
     const { identity, policy, request } = command;
     await this.#ensureAlarm(record.expiresAt);
     if (isSuspect(policy.originUrl, Date.now()) && !(await probeOrigin(policy.originUrl))) {
@@ -207,20 +242,20 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     return { ...base, outcome: "forwarded" };
   }
 
-  #join(first: InFlight, policy: Policy): Promise<Reply> {
+  #join(first: InFlight, policy: Policy): Promise<FinalReply> {
     // Each waiter holds a promise and a timer: past the bound, duplicates are told to come back.
     if (policy.concurrency === "reject" || first.waiters >= MAX_WAITERS_PER_KEY) {
       return Promise.resolve(inProgress(retryAfter(policy.originTimeoutMs)));
     }
     first.waiters++;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<Reply>((resolve) => {
+    const timeout = new Promise<FinalReply>((resolve) => {
       timer = setTimeout(
         () => resolve(inProgress(retryAfter(policy.originTimeoutMs))),
         policy.waitMs,
       );
     });
-    const coalesced = first.answer.then((answer): Reply => ({
+    const coalesced = first.answer.then((answer): FinalReply => ({
       ...answer,
       outcome: "coalesced",
       replayed: true,
@@ -231,7 +266,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     });
   }
 
-  #replay(row: RecordRow): Reply {
+  #replay(row: RecordRow): FinalReply {
     let body: Uint8Array = new Uint8Array(row.body ?? new ArrayBuffer(0));
     if (row.chunkCount > 1) {
       const rest = this.ctx.storage.sql
@@ -386,7 +421,7 @@ export const MAX_WAITERS_PER_KEY = 1000;
 
 /** A key's origin call in progress in this instance, and how many duplicates wait for it. */
 interface InFlight {
-  answer: Promise<Reply>;
+  answer: Promise<FinalReply>;
   waiters: number;
 }
 
@@ -394,7 +429,7 @@ function retryAfter(originTimeoutMs: number): number {
   return Math.max(1, Math.ceil(originTimeoutMs / 1000));
 }
 
-function inProgress(retryAfterSeconds: number): Reply {
+function inProgress(retryAfterSeconds: number): FinalReply {
   return {
     kind: "problem",
     outcome: "rejected",
@@ -403,7 +438,7 @@ function inProgress(retryAfterSeconds: number): Reply {
   };
 }
 
-function unknownReply(detail: string | null, replayed: boolean): Reply {
+function unknownReply(detail: string | null, replayed: boolean): FinalReply {
   return {
     kind: "problem",
     outcome: "outcome-unknown",

@@ -1,30 +1,76 @@
 import type { Config } from "../config/config";
-import type { IdempotencyCoordinator } from "./coordinator";
 import { objectName } from "../core/object-name";
+import type { IdempotencyCoordinator } from "./coordinator";
+import type { ExecuteCommand, FinalReply, Reply } from "./protocol";
 
 /**
- * The coordinator that owns a key. Normally one name (`objectName`). While the shard count is
- * being changed (`IDEMPOTENCY_SHARDS_PREVIOUS` set, docs/adr/0006), a key that still has a live
- * record under the previous mapping stays there, so a retry of a key stored before the change
- * is replayed — never forwarded a second time. New keys go to the new mapping.
+ * Which coordinator owns a key (docs/adr/0002, docs/adr/0006). Normally one object, named by
+ * `objectName`. While the shard count changes (`IDEMPOTENCY_SHARDS_PREVIOUS` set), every key is
+ * first sent to its object under the *previous* mapping, which arbitrates: it keeps a key it
+ * holds, and sends any other key on to the new mapping, recording that it did. Workers of the old
+ * and the new configuration therefore always meet a key in the same object.
+ */
+
+type Namespace = DurableObjectNamespace<IdempotencyCoordinator>;
+type MappingConfig = Pick<Config, "shards" | "previousShards">;
+
+/**
+ * The object a key's commands go to first and, during a migration, its new home.
  *
  * @example
- * const stub = await locateCoordinator(env.COORDINATOR, identity, config);
- * await stub.execute(command);
+ * keyRoute(identity, { shards: 64, previousShards: null }); // { first: "shard-17-of-64" }
  */
-export async function locateCoordinator(
-  namespace: DurableObjectNamespace<IdempotencyCoordinator>,
+export function keyRoute(
   identity: string,
-  config: Pick<Config, "shards" | "previousShards">,
-): Promise<DurableObjectStub<IdempotencyCoordinator>> {
+  config: MappingConfig,
+): { first: string; next?: string } {
   const current = objectName(identity, config.shards);
-  if (config.previousShards !== null) {
-    const previous = objectName(identity, config.previousShards);
-    if (previous !== current) {
-      const old = namespace.getByName(previous);
-      // An in-flight record counts too: its duplicates must meet it where it runs.
-      if ((await old.lookup(identity)) !== null) return old;
-    }
-  }
-  return namespace.getByName(current);
+  if (config.previousShards === null) return { first: current };
+  return { first: objectName(identity, config.previousShards), next: current };
+}
+
+/**
+ * Runs `command` on the object that owns its key, following one redirect. A second redirect would
+ * mean two migrations at once, which the mapping registry refuses; it is an error, never a forward.
+ *
+ * @example
+ * const reply = await executeOnOwner(env.COORDINATOR, config, command);
+ */
+export async function executeOnOwner(
+  namespace: Namespace,
+  config: MappingConfig,
+  command: ExecuteCommand,
+): Promise<FinalReply> {
+  const { first, next } = keyRoute(command.identity, config);
+  // RPC's declared return type widens tuples ([name, value] becomes string[]); the value is the
+  // coordinator's own `Reply`.
+  const reply = (await namespace
+    .getByName(first)
+    .execute(next === undefined ? command : { ...command, next })) as Reply;
+  if (reply.kind !== "moved") return reply;
+  const { next: _, ...direct } = command;
+  const moved = (await namespace.getByName(reply.to).execute(direct)) as Reply;
+  if (moved.kind === "moved") throw new Error("a key was redirected twice");
+  return moved;
+}
+
+/**
+ * The object holding a key's record, for operators: during a migration the previous mapping's
+ * object when it holds the record, else the current one.
+ *
+ * @example
+ * const stub = await recordHolder(env.COORDINATOR, identity, config);
+ * await stub.lookup(identity);
+ */
+export async function recordHolder(
+  namespace: Namespace,
+  identity: string,
+  config: MappingConfig,
+): Promise<DurableObjectStub<IdempotencyCoordinator>> {
+  const { first, next } = keyRoute(identity, config);
+  if (next === undefined) return namespace.getByName(first);
+  const old = namespace.getByName(first);
+  // An in-flight record counts too.
+  if ((await old.lookup(identity)) !== null) return old;
+  return namespace.getByName(next);
 }

@@ -38,6 +38,11 @@ export interface ExecuteCommand {
   fingerprint: string;
   request: OriginRequest;
   policy: Policy;
+  /**
+   * During a change of the key mapping (docs/adr/0006): the key's object under the new mapping.
+   * This object then arbitrates: a key it holds stays here; any other key is sent there.
+   */
+  next?: string;
 }
 
 /** What happened to a request, for logs and metrics. */
@@ -49,10 +54,23 @@ export type Outcome =
   | "mismatch"
   | "released"
   | "unreachable"
-  | "outcome-unknown";
+  | "outcome-unknown"
+  | "moved";
 
-/** The coordinator's reply to `execute`: a response to send, or a problem. */
-export type Reply =
+/** The coordinator's reply to `execute`: where the key lives, or the final reply. */
+export type Reply = FinalReply | Moved;
+
+/** The key lives in another object (a mapping migration): send the command there. */
+export interface Moved {
+  kind: "moved";
+  outcome: "moved";
+  replayed: false;
+  /** The object's name in the namespace. */
+  to: string;
+}
+
+/** A response to send, or a problem. */
+export type FinalReply =
   | {
       kind: "response";
       outcome: Outcome;

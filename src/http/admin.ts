@@ -5,7 +5,7 @@ import type { Config, ConfigResult } from "../config/config";
 import type { GatewayEnv } from "../env";
 import { parseIdempotencyKey } from "../core/idempotency-key";
 import { keyIdentity } from "../core/key-identity";
-import { locateCoordinator } from "../coordinator/locate";
+import { recordHolder } from "../coordinator/locate";
 import {
   PROBLEM_SPECS,
   problemResponse,
@@ -66,7 +66,7 @@ export function adminRoutes(): Hono<AdminEnv> {
       audit("invalid");
       return problemResponse(target.problem);
     }
-    const stub = await locateCoordinator(c.env.COORDINATOR, target.identity, result.config);
+    const stub = await recordHolder(c.env.COORDINATOR, target.identity, result.config);
     const keyHash = target.identity.slice(0, 32);
     if (action === "lookup") {
       const record = await stub.lookup(target.identity, target.includeResponse);

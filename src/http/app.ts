@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { ADMIN_PREFIX, adminRoutes } from "./admin";
-import { configFor, type ConfigError, type ConfigResult } from "../config/config";
+import { configFor, type ConfigResult } from "../config/config";
+import { invalidConfiguration } from "./config-problem";
 import type { GatewayEnv } from "../env";
 import { handleApiRequest } from "./gateway";
 import { metricsFor } from "./metrics";
@@ -52,10 +53,4 @@ export function createApp(): Hono<AppEnv> {
   });
 
   return app;
-}
-
-/** Logs a configuration problem and answers it; nothing is forwarded. */
-function invalidConfiguration(error: ConfigError): Response {
-  console.error(JSON.stringify({ event: "invalid-configuration", ...error }));
-  return problemResponse({ code: "invalid-configuration", ...error });
 }

@@ -1,8 +1,9 @@
 import type { Config } from "../config/config";
 import { settingsFor } from "../config/routes";
 import type { IdempotencyCoordinator } from "../coordinator/coordinator";
-import { locateCoordinator } from "../coordinator/locate";
-import { policyOf, type ExecuteCommand, type Reply } from "../coordinator/protocol";
+import { executeOnOwner } from "../coordinator/locate";
+import { checkMapping } from "../coordinator/mapping-check";
+import { policyOf, type ExecuteCommand, type FinalReply } from "../coordinator/protocol";
 import { readBounded } from "../core/bounded-body";
 import { fingerprint } from "../core/fingerprint";
 import { REPLAYED_HEADER } from "../core/header-names";
@@ -13,6 +14,7 @@ import { problemResponse, type GatewayProblem } from "../core/problems";
 import { toResponse } from "../core/stored-response";
 import { logRequest, type RequestLog } from "./log";
 import type { Metrics } from "./metrics";
+import { invalidConfiguration } from "./config-problem";
 import { passThrough } from "./pass-through";
 
 /** What the gateway needs from its environment to handle a request. */
@@ -82,7 +84,9 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     policy: policyOf(settings, config.originUrl),
   };
 
-  const pending = execute(deps.coordinators, identity, config, command);
+  const refused = await checkMapping(deps.coordinators, config, started);
+  if (refused !== null) return invalidConfiguration(refused);
+  const pending = execute(deps.coordinators, config, command);
   deps.waitUntil(pending);
   const answer = await pending;
   const response = toHttp(answer);
@@ -101,28 +105,21 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
 }
 
 /**
- * Calls the coordinator, retrying once with a fresh stub when the runtime says the call may be
- * retried (`retryable`, not `overloaded`: Cloudflare docs, "Durable Objects: Error handling"). A retry is safe: the object owns
- * the record, so a retried call joins, replays or refuses — it never forwards twice.
+ * Calls the key's coordinator, retrying once with fresh stubs when the runtime says the call may
+ * be retried (`retryable`, not `overloaded`: Cloudflare docs, "Durable Objects: Error handling").
+ * A retry is safe: the object owns the record, so a retried call joins, replays or refuses — it
+ * never forwards twice.
  */
 async function execute(
   namespace: GatewayDeps["coordinators"],
-  identity: string,
   config: Config,
   command: ExecuteCommand,
-): Promise<Reply> {
-  const attempt = async () => {
-    const stub = await locateCoordinator(namespace, identity, config);
-    // RPC's declared return type widens tuples ([name, value] becomes string[]); the value is
-    // the coordinator's own `Reply`.
-    return (await stub.execute(command)) as Reply;
-  };
+): Promise<FinalReply> {
   try {
-    return await attempt();
+    return await executeOnOwner(namespace, config, command);
   } catch (error) {
     if (!isRetryable(error)) throw error;
-    // A stub that threw is broken: `attempt` makes a new one.
-    return await attempt();
+    return await executeOnOwner(namespace, config, command);
   }
 }
 
@@ -132,7 +129,7 @@ function isRetryable(error: unknown): boolean {
   return flags.retryable === true && flags.overloaded !== true;
 }
 
-function toHttp(answer: Reply): Response {
+function toHttp(answer: FinalReply): Response {
   if (answer.kind === "response") return toResponse(answer.response, answer.replayed);
   return problemResponse(answer.problem, answer.replayed ? [[REPLAYED_HEADER, "true"]] : []);
 }

@@ -1,6 +1,9 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { IdempotencyCoordinator } from "../../src/coordinator/coordinator";
+import type { ExecuteCommand } from "../../src/coordinator/protocol";
 import { REPLAYED_HEADER } from "../../src/core/header-names";
 import {
+  coordinatorOfKey,
   newKey,
   originArrivals,
   originRequests,
@@ -26,7 +29,59 @@ async function raceDuplicates(vars: Vars) {
   return { key, responses, bodies };
 }
 
+/**
+ * Resolves once the coordinator has taken `count` requests for `identity` in: `execute` decides
+ * synchronously (forward, join, replay or refuse) before it returns, so when it has returned for
+ * a duplicate, that duplicate has already joined, or been answered. The coordinator runs in this
+ * isolate, so its prototype can be watched from here; the behaviour itself is untouched.
+ */
+function coordinatorTookIn(identity: string, count: number): Promise<void> {
+  const execute = IdempotencyCoordinator.prototype.execute;
+  let taken = 0;
+  return new Promise((resolve) => {
+    vi.spyOn(IdempotencyCoordinator.prototype, "execute").mockImplementation(function (
+      this: IdempotencyCoordinator,
+      command: ExecuteCommand,
+    ) {
+      const reply = execute.call(this, command);
+      if (command.identity === identity && ++taken === count) resolve();
+      return reply;
+    });
+  });
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
 describe("concurrent duplicates", () => {
+  it(`make ${DUPLICATES - 1} duplicates join the first request while it is at the origin: 1 forwarded, ${DUPLICATES - 1} coalesced, none replayed`, async () => {
+    const key = newKey();
+    const gate = newKey();
+    const { identity } = await coordinatorOfKey(key);
+    const writeDataPoint = vi.fn<(point?: AnalyticsEngineDataPoint) => void>();
+    const vars = { METRICS: { writeDataPoint } };
+    const allTakenIn = coordinatorTookIn(identity, DUPLICATES);
+    const all = Array.from({ length: DUPLICATES }, () =>
+      post(`/gate/${gate}/v1/charges`, key, { vars }),
+    );
+    // The first is held at the origin; every other one has been decided while it is held.
+    await originArrivals(gate, 1);
+    await allTakenIn;
+    await releaseGate(gate);
+    const responses = await Promise.all(all);
+    const outcomes = writeDataPoint.mock.calls.map(([point]) => point?.indexes?.[0]);
+    const count = (outcome: string) => outcomes.filter((o) => o === outcome).length;
+    expect(outcomes).toHaveLength(DUPLICATES);
+    expect(count("forwarded")).toBe(1);
+    expect(count("coalesced")).toBe(DUPLICATES - 1);
+    expect(count("replayed")).toBe(0);
+    expect(responses.map((r) => r.status)).toEqual(Array.from(all, () => 201));
+    const bodies = new Set(await Promise.all(responses.map((r) => r.text())));
+    expect(bodies.size).toBe(1);
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
   it(`forward ${DUPLICATES} simultaneous duplicates to the origin exactly once, and give all the same answer`, async () => {
     const { key, responses, bodies } = await raceDuplicates({});
     expect(await originRequests(key)).toHaveLength(1);

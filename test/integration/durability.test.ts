@@ -181,6 +181,82 @@ describe("changing the shard count", () => {
   });
 });
 
+describe("a rolling deploy that changes the shard count (old and new Workers side by side)", () => {
+  const OLD = { IDEMPOTENCY_SHARDS: "4" };
+  const NEW = { IDEMPOTENCY_SHARDS: "8", IDEMPOTENCY_SHARDS_PREVIOUS: "4" };
+  const FINAL = { IDEMPOTENCY_SHARDS: "8" };
+
+  it("finds a key stored by the new Worker from the old Worker: a replay, never a second forward", async () => {
+    await post("/v1/charges", newKey(), { vars: OLD });
+    const key = newKey();
+    const first = await post("/v1/charges", key, { vars: NEW });
+    expect(first.status).toBe(201);
+    const retry = await post("/v1/charges", key, { vars: OLD });
+    expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
+    expect(await retry.text()).toBe(await first.text());
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
+  it("finds a key stored by the old Worker from the new Worker", async () => {
+    const key = newKey();
+    await post("/v1/charges", key, { vars: OLD });
+    const retry = await post("/v1/charges", key, { vars: NEW });
+    expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
+  it.each([
+    ["old first, new duplicate", OLD, NEW],
+    ["new first, old duplicate", NEW, OLD],
+  ])("lets concurrent duplicates meet in one object (%s)", async (_, a, b) => {
+    const key = newKey();
+    const gate = newKey();
+    const first = post(`/gate/${gate}/v1/charges`, key, { vars: a });
+    await originArrivals(gate, 1);
+    const duplicates = Array.from({ length: 5 }, (_, i) =>
+      post(`/gate/${gate}/v1/charges`, key, { vars: i % 2 === 0 ? b : a }),
+    );
+    await releaseGate(gate);
+    const answers = await Promise.all([first, ...duplicates]);
+    const bodies = await Promise.all(answers.map((r) => r.text()));
+    expect(new Set(bodies).size).toBe(1);
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
+  it("refuses to end the migration before one TTL has passed, then refuses the old Worker", async () => {
+    const stored = newKey();
+    await post("/v1/charges", stored, { vars: OLD });
+    await post("/v1/charges", newKey(), { vars: NEW });
+    const early = await post("/v1/charges", newKey(), { vars: FINAL });
+    expect(early.status).toBe(500);
+    expect(String((await problemOf(early)).detail)).toContain("IDEMPOTENCY_SHARDS_PREVIOUS");
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + 86_400_000 + 120_000);
+    const key = newKey();
+    expect((await post("/v1/charges", key, { vars: FINAL })).status).toBe(201);
+    // An old Worker now would write where the new ones never look.
+    const late = await post("/v1/charges", key, { vars: OLD });
+    expect(late.status).toBe(500);
+    expect((await problemOf(late)).code).toBe("invalid-configuration");
+    // A straggler of the migration still goes through the old objects, which redirect.
+    const straggler = await post("/v1/charges", key, { vars: NEW });
+    expect(straggler.headers.get(REPLAYED_HEADER)).toBe("true");
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
+  it("refuses a shard count changed without IDEMPOTENCY_SHARDS_PREVIOUS, forwarding nothing", async () => {
+    await post("/v1/charges", newKey(), { vars: OLD });
+    const key = newKey();
+    const changed = await post("/v1/charges", key, { vars: FINAL });
+    expect(changed.status).toBe(500);
+    const problem = await problemOf(changed);
+    expect(problem.code).toBe("invalid-configuration");
+    expect(String(problem.detail)).toContain("IDEMPOTENCY_SHARDS");
+    expect(await originRequests(key)).toHaveLength(0);
+  });
+});
+
 describe("an eviction while a request is in flight", () => {
   it("lets the origin call finish and keeps its answer: the retry replays it, one origin call", async () => {
     const key = newKey();

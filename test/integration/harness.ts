@@ -1,5 +1,12 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  runInDurableObject,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { beforeEach } from "vitest";
+import { REGISTRY_NAME } from "../../src/coordinator/mapping-registry";
+import { forgetMappingChecks } from "../../src/coordinator/mapping-check";
 import worker from "../../src/index";
 import { keyIdentity } from "../../src/core/key-identity";
 import type { GatewayEnv } from "../../src/env";
@@ -15,6 +22,17 @@ import type { SeenRequest } from "../support/test-origin";
 
 /** The test origin's base URL (the Worker's ORIGIN_URL). */
 export const ORIGIN = env.ORIGIN_URL;
+
+/**
+ * Each test starts with an empty mapping registry: the tests of a file share storage, and many
+ * choose their own shard count, which a real deployment would have to migrate to.
+ */
+beforeEach(async () => {
+  forgetMappingChecks();
+  await runInDurableObject(env.COORDINATOR.getByName(REGISTRY_NAME), (_, state) => {
+    state.storage.sql.exec("DELETE FROM registry");
+  });
+});
 
 /** This deployment's hop marker: what the gateway puts on every request to the origin. */
 export const HOP = hopMarker(env.COORDINATOR);

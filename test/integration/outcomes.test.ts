@@ -67,6 +67,23 @@ describe("origin failures", () => {
     expect(await originRequests(key)).toHaveLength(1);
   });
 
+  it("answers 504 origin-outcome-unknown when the origin sends its headers and then stalls its body past the timeout, and never forwards a retry", async () => {
+    const key = newKey();
+    const vars = { IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "200" };
+    // The origin holds the connection open for STALL_LIMIT_MS: an answer before that is the
+    // gateway's own deadline, which must cover the body and not only the headers.
+    const first = await post("/stall-body", key, { vars });
+    expect(first.status).toBe(504);
+    const problem = await problemOf(first);
+    expect(problem.code).toBe("origin-outcome-unknown");
+    expect(String(problem.detail)).toContain("within 200 ms");
+    const retry = await post("/stall-body", key, { vars });
+    expect(retry.status).toBe(504);
+    expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
+    expect((await problemOf(retry)).code).toBe("origin-outcome-unknown");
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
   it.each(["/reset", "/truncate"])(
     "fails closed with 504 when the connection breaks after the request was sent (%s)",
     async (path) => {

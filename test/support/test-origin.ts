@@ -11,6 +11,9 @@ import type { AddressInfo } from "node:net";
  * - `/reset`: reads the request, then destroys the connection without answering;
  * - `/truncate`: promises 100 bytes, sends 10, destroys the connection;
  * - `/hang`: reads the request and never answers;
+ * - `/stall-body`: sends its status, headers and the first bytes of a body, then nothing more
+ *   until the gateway gives up and closes the connection (the origin ends it after
+ *   `STALL_LIMIT_MS` at most, so no connection outlives a test run);
  * - `/bytes/<n>`: `n` deterministic pseudo-random bytes (application/octet-stream);
  * - `/redirect`: 302 with a Location;
  * - `/cookies`: 201 with two Set-Cookie fields;
@@ -48,6 +51,9 @@ interface Gate {
   watchers: { count: number; resolve: () => void }[];
   released: boolean;
 }
+
+/** Longest time `/stall-body` keeps a connection open: far past any test's origin timeout. */
+export const STALL_LIMIT_MS = 30_000;
 
 /** Deterministic bytes, so a test can recompute what the origin sent. */
 export function patternBytes(length: number): Uint8Array {
@@ -168,6 +174,14 @@ export async function startTestOrigin(port = 0): Promise<TestOrigin> {
       setImmediate(() => req.socket.destroy());
     } else if (path === "/hang") {
       // Never answers: the gateway's origin timeout decides.
+    } else if (path === "/stall-body") {
+      // The answer has begun (status and headers are out), but its body never ends: only a
+      // deadline that covers the body, not just the headers, can decide.
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"charge":');
+      const limit = setTimeout(() => req.socket.destroy(), STALL_LIMIT_MS);
+      limit.unref();
+      req.socket.once("close", () => clearTimeout(limit));
     } else if (bytes !== null) {
       res
         .writeHead(200, { "content-type": "application/octet-stream" })

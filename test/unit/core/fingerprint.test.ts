@@ -11,6 +11,88 @@ const PAYMENT: FingerprintInput = {
   body: encoder.encode('{"amount":1000,"currency":"eur"}'),
 };
 
+/**
+ * The documented fingerprint encoding (docs/adr/0004), written out again here rather than
+ * imported from src/core, so the code is checked against the document and not against itself:
+ * the fields `fingerprint/v1`, the method, the path, the query (no `?`) and the body bytes, each
+ * a 4-byte big-endian byte length followed by its bytes (text as UTF-8).
+ */
+function documentedEncoding({ method, path, query, body }: FingerprintInput): Uint8Array {
+  const bytes: number[] = [];
+  for (const field of ["fingerprint/v1", method, path, query, body]) {
+    const raw = typeof field === "string" ? encoder.encode(field) : field;
+    const n = raw.byteLength;
+    bytes.push((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff, ...raw);
+  }
+  return Uint8Array.from(bytes);
+}
+
+/** SHA-256 as lowercase hex, straight from WebCrypto. */
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+const JSON_BODY = encoder.encode('{"amount":1000,"currency":"usd"}');
+
+/** One known answer: a request and its fingerprint. */
+interface FingerprintVector {
+  name: string;
+  input: FingerprintInput;
+  fingerprint: string;
+}
+
+/**
+ * Known answers, computed once (outside this code, with Node's `crypto`) and written down.
+ *
+ * DO NOT EDIT these digests to make a test pass. Every stored record keeps the fingerprint of its
+ * first request, so a change of any digest invalidates every stored fingerprint: each honest
+ * retry of a stored key would be refused with 422 idempotency-key-reused. An encoding change must
+ * come with a new version tag (`fingerprint/v1`), and only then new vectors.
+ */
+const FINGERPRINT_VECTORS: readonly FingerprintVector[] = [
+  {
+    name: "an empty body",
+    input: { method: "POST", path: "/v1/payments", query: "", body: new Uint8Array() },
+    fingerprint: "97a3e00b521ab78c0afbf0ddb00152abd9a49c9fac9695afa8e99d516cb27ea9",
+  },
+  {
+    name: "a JSON body",
+    input: { method: "POST", path: "/v1/payments", query: "", body: JSON_BODY },
+    fingerprint: "d8933a59f80dcac0faef2b31c656dff05f4a0fbf7a702ebd636e9bd9d3808637",
+  },
+  {
+    name: "a binary body that is not valid UTF-8",
+    input: {
+      method: "POST",
+      path: "/v1/uploads",
+      query: "",
+      body: new Uint8Array([0x00, 0x01, 0x7f, 0x80, 0xc3, 0x28, 0xfe, 0xff]),
+    },
+    fingerprint: "0aa002fb8c0c764bbbeb7a54a835e948b8bb5b27ff40efaf47cc8f40d7dd9b93",
+  },
+  {
+    name: "a query",
+    input: {
+      method: "POST",
+      path: "/v1/payments",
+      query: "expand=customer&limit=10",
+      body: JSON_BODY,
+    },
+    fingerprint: "96abaee7eb7b0d6a4e814def049b1c45cd535dece3d4da63496b340a847505a8",
+  },
+  {
+    name: "another method",
+    input: { method: "PATCH", path: "/v1/payments", query: "", body: JSON_BODY },
+    fingerprint: "d3dd6d5f55f0b20e5699f373f6d70b0bec3297bd67f77590a293651da2a7e727",
+  },
+  {
+    name: "a percent-encoded path",
+    input: { method: "POST", path: "/v1/pay%6Dents/ch_1", query: "", body: JSON_BODY },
+    fingerprint: "5098ce753ee73772e0988de5d54b8746bf7a677058103b8a3dedf6c3165e1b14",
+  },
+];
+
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
 }
@@ -142,4 +224,20 @@ describe("fingerprint", () => {
       }),
     );
   });
+});
+
+describe("fingerprint known answers", () => {
+  it.each(FINGERPRINT_VECTORS)(
+    "is the SHA-256 of the documented encoding ($name)",
+    async ({ input }) => {
+      expect(await fingerprint(input)).toBe(await sha256Hex(documentedEncoding(input)));
+    },
+  );
+
+  it.each(FINGERPRINT_VECTORS)(
+    "still gives the pinned fingerprint, so stored records still match their retries ($name)",
+    async ({ input, fingerprint: pinned }) => {
+      expect(await fingerprint(input)).toBe(pinned);
+    },
+  );
 });

@@ -2,6 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { keyIdentity } from "../../../src/core/key-identity";
 
+// The encoding and the hash are written out again here, not imported from src/core, so that the
+// code is checked against the documents (docs/adr/0002, docs/adr/0004) rather than against itself.
+
 const KEY = "8e03978e-40d5-43e8-bc93-6894a57f9324";
 const ALICE_TOKEN = "Bearer sk_live_alice_51HxyzSECRET";
 const BOB_TOKEN = "Bearer sk_live_bob_51HxyzSECRET";
@@ -14,6 +17,109 @@ function headersOf(values: Readonly<Record<string, string>>): (name: string) => 
 }
 
 const NO_HEADERS = headersOf({});
+
+/**
+ * The documented encoding of a key identity (docs/adr/0002 and the doc comment of `keyIdentity`):
+ * the fields `identity/v1`, the number of scope headers, then for each configured header its
+ * name, a presence flag (`+` present, `-` absent) and its value (empty when absent), then the
+ * unquoted key. Each field is a 4-byte big-endian byte length followed by its UTF-8 bytes
+ * (docs/adr/0004).
+ */
+function documentedEncoding(
+  scopeHeaders: readonly string[],
+  header: (name: string) => string | null,
+  key: string,
+): Uint8Array {
+  const fields = ["identity/v1", String(scopeHeaders.length)];
+  for (const name of scopeHeaders) {
+    const value = header(name);
+    fields.push(name, value === null ? "-" : "+", value ?? "");
+  }
+  fields.push(key);
+  const bytes: number[] = [];
+  for (const field of fields) {
+    const utf8 = new TextEncoder().encode(field);
+    const n = utf8.byteLength;
+    bytes.push((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff, ...utf8);
+  }
+  return Uint8Array.from(bytes);
+}
+
+/** SHA-256 as lowercase hex, straight from WebCrypto. */
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** One known answer: a configuration, a request's scope headers and key, and its identity. */
+interface IdentityVector {
+  name: string;
+  scopeHeaders: readonly string[];
+  headers: Readonly<Record<string, string>>;
+  key: string;
+  identity: string;
+}
+
+/**
+ * Known answers, computed once (outside this code, with Node's `crypto`) and written down.
+ *
+ * DO NOT EDIT these digests to make a test pass. The identity names the object that holds a key
+ * and the key's row in it, so a change of any digest re-homes every stored key: its retries find
+ * no record and are forwarded to the origin a second time. An encoding change must come with a
+ * new version tag (`identity/v1`, and `MAPPING_VERSION`) and a migration (docs/adr/0006), and
+ * only then new vectors.
+ */
+const IDENTITY_VECTORS: readonly IdentityVector[] = [
+  {
+    name: "no scope headers configured",
+    scopeHeaders: [],
+    headers: { authorization: "Bearer sk_test_a" },
+    key: KEY,
+    identity: "6bee1556953521a58705456b04db382c20be9d1ac3ef77c38169aee311c4bf1e",
+  },
+  {
+    name: "one scope header, present",
+    scopeHeaders: ["authorization"],
+    headers: { authorization: "Bearer sk_test_a" },
+    key: KEY,
+    identity: "b4f5fd43299f17251c6b1b6d9041b9273485bcac1c0e53f6f2f1102eb1232e8f",
+  },
+  {
+    name: "one scope header, absent",
+    scopeHeaders: ["authorization"],
+    headers: {},
+    key: KEY,
+    identity: "5cc21a39007ddfc1f0f658af96589f7ffed985ba20640d111b07a17600fc243c",
+  },
+  {
+    name: "one scope header, present but empty",
+    scopeHeaders: ["authorization"],
+    headers: { authorization: "" },
+    key: KEY,
+    identity: "99e2ef42b80a6c6bb1ec24a8091454a8c1bdda6c8120973cdd5e2aeb715c1b7c",
+  },
+  {
+    name: "two scope headers, both present",
+    scopeHeaders: ["authorization", "x-tenant"],
+    headers: { authorization: "Bearer sk_test_a", "x-tenant": "acme" },
+    key: KEY,
+    identity: "be6f6669d071c80d34a1a4fb9ea38e81d20c6dcaea4717e269478ddeddc4e722",
+  },
+  {
+    name: "two scope headers, the second absent",
+    scopeHeaders: ["authorization", "x-tenant"],
+    headers: { authorization: "Bearer sk_test_a" },
+    key: KEY,
+    identity: "1995c0c657d5575da5ffcf3f3a90bc89bf78eee134b021937dd8abda3e463c49",
+  },
+  {
+    name: "a key with quotes, a backslash, separators and spaces",
+    scopeHeaders: ["authorization"],
+    headers: { authorization: "Bearer sk_test_a" },
+    key: String.raw`"q" \,;= ~`,
+    identity: "417028fb5bb2c251b38c656309337bcb1d502cef94f299afe3163ff2606f2344",
+  },
+];
 
 /** One request's scope values (`null`: header absent) and key, under TWO_SCOPE_HEADERS. */
 interface Caller {
@@ -61,15 +167,17 @@ describe("keyIdentity", () => {
     expect(absent).not.toBe(dash);
   });
 
-  it("does NOT contain the raw credential or the raw key", async () => {
+  it("takes the credential and the key in only through SHA-256: the identity is exactly the digest of their documented encoding", async () => {
     const identity = await keyIdentity(
       DEFAULT_SCOPE,
       headersOf({ authorization: ALICE_TOKEN }),
       KEY,
     );
-    expect(identity).not.toContain(ALICE_TOKEN);
-    expect(identity).not.toContain("SECRET");
-    expect(identity).not.toContain(KEY);
+    expect(identity).toBe(
+      await sha256Hex(
+        documentedEncoding(DEFAULT_SCOPE, headersOf({ authorization: ALICE_TOKEN }), KEY),
+      ),
+    );
   });
 
   it("depends on the order of the scope headers as configured", async () => {
@@ -159,4 +267,22 @@ describe("keyIdentity", () => {
       }),
     );
   });
+});
+
+describe("keyIdentity known answers", () => {
+  it.each(IDENTITY_VECTORS)(
+    "is the SHA-256 of the documented encoding ($name)",
+    async ({ scopeHeaders, headers, key }) => {
+      expect(await keyIdentity(scopeHeaders, headersOf(headers), key)).toBe(
+        await sha256Hex(documentedEncoding(scopeHeaders, headersOf(headers), key)),
+      );
+    },
+  );
+
+  it.each(IDENTITY_VECTORS)(
+    "still gives the pinned identity, so no stored key is re-homed ($name)",
+    async ({ scopeHeaders, headers, key, identity }) => {
+      expect(await keyIdentity(scopeHeaders, headersOf(headers), key)).toBe(identity);
+    },
+  );
 });

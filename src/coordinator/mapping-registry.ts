@@ -1,0 +1,44 @@
+import {
+  decideMapping,
+  type MappingReport,
+  type MappingState,
+  type MappingVerdict,
+} from "../core/mapping";
+
+/**
+ * The registry of key → object mappings in use: one coordinator object per namespace, named
+ * `REGISTRY_NAME`, whose `registry` table holds the `MappingState` (docs/adr/0006). Each Worker
+ * isolate reports its mapping before its first covered request and again every `HEARTBEAT_MS`;
+ * the registry refuses a configuration that could place one key in two objects.
+ */
+
+/** The object that holds the registry (it can never be a shard or a key identity name). */
+export const REGISTRY_NAME = "mapping-registry";
+
+/** How often a running isolate reports its mapping again. */
+export const HEARTBEAT_MS = 60_000;
+
+/** The table; created with the object's schema. */
+export const REGISTRY_SCHEMA = `
+CREATE TABLE IF NOT EXISTS registry (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  state TEXT NOT NULL
+);
+`;
+
+/**
+ * Applies a Worker's report to the stored state, in one synchronous step (no other request to
+ * the registry can interleave), and answers whether that Worker may serve.
+ */
+export function reportMapping(sql: SqlStorage, report: MappingReport, now: number): MappingVerdict {
+  const row = sql.exec<{ state: string }>("SELECT state FROM registry WHERE id = 1").toArray()[0];
+  const state = row === undefined ? null : (JSON.parse(row.state) as MappingState);
+  const verdict = decideMapping(state, report, now, HEARTBEAT_MS);
+  if (verdict.ok && verdict.state !== state) {
+    sql.exec(
+      "INSERT INTO registry (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+      JSON.stringify(verdict.state),
+    );
+  }
+  return verdict;
+}

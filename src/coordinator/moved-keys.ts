@@ -1,0 +1,61 @@
+/**
+ * Keys this object sent to the new mapping during a migration (docs/adr/0006). While the key →
+ * object mapping changes, every Worker reaches a key through its object under the previous
+ * mapping. That object keeps the keys it holds; for any other key it records here where the key
+ * went, before sending the Worker there. A Worker not yet redeployed, which knows only the
+ * previous mapping, is then sent to the same place: a key never has two homes.
+ *
+ * Storage: the `moved` table of the object's SQLite database (docs/storage-schema.md).
+ */
+
+/** The table; created with the object's schema. */
+export const MOVED_SCHEMA = `
+CREATE TABLE IF NOT EXISTS moved (
+  identity TEXT PRIMARY KEY,
+  destination TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS moved_by_expiry ON moved (expires_at);
+`;
+
+/**
+ * How much longer a marker lives than the record it points to: the record is written in another
+ * object, on another machine, moments later, and clocks differ.
+ */
+export const MOVED_MARGIN_MS = 5 * 60_000;
+
+/** Where `identity` was sent, if a live marker says so. */
+export function movedTo(sql: SqlStorage, identity: string, now: number): string | null {
+  const row = sql
+    .exec<{ destination: string }>(
+      "SELECT destination FROM moved WHERE identity = ? AND expires_at > ?",
+      identity,
+      now,
+    )
+    .toArray()[0];
+  return row?.destination ?? null;
+}
+
+/**
+ * Records (or refreshes) that `identity` lives in `destination` until `recordExpiresAt`: every
+ * redirect refreshes it, so it always outlives the record it points to.
+ */
+export function markMoved(
+  sql: SqlStorage,
+  identity: string,
+  destination: string,
+  recordExpiresAt: number,
+): void {
+  sql.exec(
+    "INSERT INTO moved (identity, destination, expires_at) VALUES (?, ?, ?) ON CONFLICT (identity) DO UPDATE SET destination = excluded.destination, expires_at = MAX(expires_at, excluded.expires_at)",
+    identity,
+    destination,
+    recordExpiresAt + MOVED_MARGIN_MS,
+  );
+}
+
+/** Removes expired markers; returns the next expiry among the rest, or `null`. */
+export function collectMoved(sql: SqlStorage, now: number): number | null {
+  sql.exec("DELETE FROM moved WHERE expires_at <= ?", now);
+  return sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM moved").one().next;
+}
