@@ -29,6 +29,8 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
+          // A bound, not a retry: on 2 busy cores a multi-MiB replay can take more than vitest's 5 s.
+          testTimeout: 30_000,
           include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
           globalSetup: ["test/support/global-setup.ts"],
         },

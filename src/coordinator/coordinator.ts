@@ -5,7 +5,8 @@ import type { MappingReport, MappingVerdict } from "../core/mapping";
 import { REGISTRY_SCHEMA, reportMapping } from "./mapping-registry";
 import { MOVED_SCHEMA, collectMoved, markMoved, movedTo } from "./moved-keys";
 import { callOrigin } from "./origin-call";
-import { isSuspect, markSuspect, probeOrigin } from "./origin-probe";
+import { HOP_HEADER } from "../core/header-names";
+import { markContact, markSuspect, needsProbe, probeOrigin } from "./origin-probe";
 import {
   MAX_STORED_HEADER_BYTES,
   decodeHeaders,
@@ -188,7 +189,11 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
   async #callAndRecord(command: ExecuteCommand, record: KeyRecord): Promise<FinalReply> {
     const { identity, policy, request } = command;
     await this.#ensureAlarm(record.expiresAt);
-    if (isSuspect(policy.originUrl, Date.now()) && !(await probeOrigin(policy.originUrl))) {
+    if (
+      needsProbe(policy.originUrl, Date.now()) &&
+      (await probeOrigin(policy.originUrl, hopOnly(request.headers))) === "unreachable"
+    ) {
+      // The request was never sent: nothing reached the origin, so the key is released.
       this.#delete(identity);
       return {
         kind: "problem",
@@ -196,7 +201,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
         replayed: false,
         problem: {
           code: "origin-unreachable",
-          detail: "The origin refused the connection.",
+          detail: "The origin could not be reached (connection refused or name not resolved).",
         },
       };
     }
@@ -211,6 +216,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       this.#markUnknown(identity, result.detail);
       return { ...unknownReply(result.detail, false), originMs };
     }
+    markContact(policy.originUrl, Date.now());
     const { response } = result;
     const base = {
       kind: "response",
@@ -423,6 +429,12 @@ export const MAX_WAITERS_PER_KEY = 1000;
 interface InFlight {
   answer: Promise<FinalReply>;
   waiters: number;
+}
+
+/** The hop marker of a forwarded request, for its probe (a route loop is caught as usual). */
+function hopOnly(headers: [string, string][]): [string, string][] {
+  const hop = HOP_HEADER.toLowerCase();
+  return headers.filter(([name]) => name === hop);
 }
 
 function retryAfter(originTimeoutMs: number): number {

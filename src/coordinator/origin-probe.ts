@@ -1,76 +1,91 @@
-import { connect } from "cloudflare:sockets";
-
 /**
- * Proving that nothing reached the origin.
+ * Proving that nothing reached the origin (docs/adr/0005).
  *
  * workerd's fetch reports a refused connection exactly like a connection lost after the request
- * was written (workerd#7195), so the request that meets a down origin fails closed. After such a
- * failure the origin is *suspect* for a while: each request for a new key first opens a bare TCP
- * connection to it. If that is refused, the request is never sent — so nothing reached the
- * origin, and the key is released (`502 origin-unreachable`, README "Outcomes"). If it opens, the
- * suspicion ends and the request is forwarded as usual. See docs/adr/0005.
+ * was written (workerd#7195), so a failed forward is an unknown outcome and fails closed. To
+ * answer `502 origin-unreachable` with the key released instead, the coordinator must know
+ * *before* sending that the origin is not there. So, when it has no recent proof that the origin
+ * answers — nothing heard from it in this isolate for `CONTACT_WINDOW_MS`, or a forward just
+ * failed ambiguously — it first sends a probe: `HEAD` on the origin's base URL, a safe method
+ * (RFC 9110 §9.2.1) that changes nothing there.
+ *
+ * - Any HTTP answer, whatever its status, proves the origin reachable: the request is forwarded.
+ * - A probe that throws proves nothing answers: the request is never sent, the key is released.
+ * - A probe that times out cannot tell: the request is forwarded as usual (and fails closed if
+ *   the origin is really gone).
+ *
+ * The probe uses the same `fetch` path as the forward, so it reaches whatever the forward
+ * reaches (an origin behind Cloudflare's proxy included, where raw sockets are refused): it can
+ * never make a healthy origin unavailable.
  */
+
+/** With no answer from the origin for this long, the next new key probes first. */
+export const CONTACT_WINDOW_MS = 30_000;
 
 /** How long an origin stays suspect after an ambiguous connection failure. */
 export const SUSPECT_MS = 30_000;
 
-/** How long a probe may take to connect before the origin counts as unreachable. */
+/** How long a probe may take before it counts as inconclusive. */
 export const PROBE_TIMEOUT_MS = 3_000;
 
-// Module scope: shared by every coordinator object in this isolate, so one object's failure
-// spares the next object a blind forward. Best effort: another isolate learns on its own.
+// Module scope: shared by every coordinator object in this isolate, keyed by origin host. Best
+// effort: another isolate learns on its own.
+const lastContact = new Map<string, number>();
 const suspectUntil = new Map<string, number>();
 
-function hostAndPort(originUrl: string): { hostname: string; port: number } {
-  const url = new URL(originUrl);
-  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
-  return { hostname: url.hostname, port };
+function hostOf(originUrl: string): string {
+  return new URL(originUrl).host;
+}
+
+/** Records an answer from the origin: it is reachable, and no longer suspect. */
+export function markContact(originUrl: string, now: number): void {
+  const host = hostOf(originUrl);
+  lastContact.set(host, now);
+  suspectUntil.delete(host);
 }
 
 /** Marks the origin suspect after a connection failure whose outcome is unknown. */
 export function markSuspect(originUrl: string, now: number): void {
-  suspectUntil.set(new URL(originUrl).host, now + SUSPECT_MS);
+  suspectUntil.set(hostOf(originUrl), now + SUSPECT_MS);
 }
 
-/** Whether requests to `originUrl` must be preceded by a probe. */
-export function isSuspect(originUrl: string, now: number): boolean {
-  // The usual case, on every forwarded request: no origin is suspect, so no URL to parse.
-  if (suspectUntil.size === 0) return false;
-  const host = new URL(originUrl).host;
-  const until = suspectUntil.get(host);
-  if (until === undefined) return false;
-  if (until <= now) {
-    suspectUntil.delete(host);
-    return false;
-  }
-  return true;
+/** Whether a request to `originUrl` must be preceded by a probe. */
+export function needsProbe(originUrl: string, now: number): boolean {
+  const host = hostOf(originUrl);
+  if ((suspectUntil.get(host) ?? 0) > now) return true;
+  return now - (lastContact.get(host) ?? -Infinity) > CONTACT_WINDOW_MS;
 }
+
+/** What a probe showed. */
+export type ProbeResult = "reachable" | "unreachable" | "inconclusive";
 
 /**
- * Opens and closes a TCP connection to the origin. `false` means the connection could not be
- * opened — no byte of any request was sent on it. A success clears the suspicion.
+ * Sends `HEAD` to the origin's base URL.
  *
+ * @param headers - sent with the probe (the hop marker, so a route loop is caught as usual)
  * @example
- * if (isSuspect(url, Date.now()) && !(await probeOrigin(url))) return unreachable();
+ * if (needsProbe(url, Date.now()) && (await probeOrigin(url, hop)) === "unreachable") return unreachable();
  */
-export async function probeOrigin(originUrl: string): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const socket = connect(hostAndPort(originUrl));
-  // `closed` rejects too when the connection is refused; `opened` is the one awaited.
-  socket.closed.catch(() => undefined);
+export async function probeOrigin(
+  originUrl: string,
+  headers: [string, string][],
+  fetchImpl: typeof fetch = fetch,
+): Promise<ProbeResult> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), PROBE_TIMEOUT_MS);
   try {
-    await Promise.race([
-      socket.opened,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("probe timed out")), PROBE_TIMEOUT_MS);
-      }),
-    ]);
-    suspectUntil.delete(new URL(originUrl).host);
-    return true;
+    const response = await fetchImpl(`${originUrl}/`, {
+      method: "HEAD",
+      headers,
+      redirect: "manual",
+      signal: controller.signal,
+    });
+    await response.body?.cancel();
+    markContact(originUrl, Date.now());
+    return "reachable";
   } catch {
-    return false;
+    return controller.signal.aborted ? "inconclusive" : "unreachable";
   } finally {
     clearTimeout(timer);
-    socket.close().catch(() => undefined);
   }
 }
