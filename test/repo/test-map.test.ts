@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
  * A renamed, moved or deleted test would leave the map pointing at nothing, so every reference is
  * checked against the file it names: the file must exist, and each title segment must be the
  * literal title (first argument) of a `describe`/`it`/`test` call, or of the call that an
- * `.each(...)` returns, in that file, in nesting order. Titles with placeholders (`%s`, `%i`,
- * `${…}`) are named as written in the source.
+ * `.each(...)` returns, in that file, each declared after the one before it (a textual stand-in
+ * for nesting). Titles with placeholders (`%s`, `%i`, `${…}`) are named as written in the source.
  */
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -72,13 +72,14 @@ function problemWith(reference: Reference): string | null {
   if (!existsSync(path)) return `${reference.text}: no file ${reference.file}`;
   const declared = titlesIn(readFileSync(path, "utf8"));
   let after = -1;
+  let outer = "";
   for (const title of reference.titles) {
     const found = declared.filter((entry) => entry.title === title);
     if (found.length === 0) return `${reference.text}: no describe/it titled "${title}"`;
     const next = found.find((entry) => entry.at > after);
-    if (next === undefined)
-      return `${reference.text}: "${title}" is not inside the titles before it`;
+    if (next === undefined) return `${reference.text}: "${title}" is not declared after "${outer}"`;
     after = next.at;
+    outer = title;
   }
   return null;
 }
