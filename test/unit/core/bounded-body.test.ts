@@ -1,20 +1,25 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { readBounded } from "../../../src/core/bounded-body";
+import { MAX_DRAINED_BYTES, readBounded } from "../../../src/core/bounded-body";
 
 const LIMIT = 16;
 
 /** A pull-based stream over fixed chunks that records how far it was read and whether it was cancelled. */
 function streamOf(chunks: readonly Uint8Array[]) {
-  const seen = { pulls: 0, cancelled: false };
+  const seen = { pulls: 0, bytes: 0, cancelled: false, closed: false };
   let next = 0;
   const stream = new ReadableStream<Uint8Array>(
     {
       pull(controller) {
         seen.pulls++;
         const chunk = chunks[next++];
-        if (chunk === undefined) controller.close();
-        else controller.enqueue(chunk);
+        if (chunk === undefined) {
+          seen.closed = true;
+          controller.close();
+        } else {
+          seen.bytes += chunk.byteLength;
+          controller.enqueue(chunk);
+        }
       },
       cancel() {
         seen.cancelled = true;
@@ -98,24 +103,90 @@ describe("readBounded", () => {
     expect(await readBounded(streamOf([bytes(1)]).stream, null, 0)).toBeNull();
   });
 
-  it("answers the bytes exactly when they fit, null when they do not (property)", async () => {
+  it("answers the bytes exactly when they fit, null when they do not, with or without drain (property)", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.uint8Array({ maxLength: 12 }), { maxLength: 6 }),
         fc.integer({ min: 0, max: 48 }),
         fc.boolean(),
-        async (chunks, limit, declare) => {
+        fc.boolean(),
+        async (chunks, limit, declare, drain) => {
           const whole = concat(chunks);
           const { stream } = streamOf(chunks);
           const result = await readBounded(
             stream,
             declare ? String(whole.byteLength) : null,
             limit,
+            { drain },
           );
           if (whole.byteLength > limit) expect(result).toBeNull();
           else expect(result).toEqual(whole);
         },
       ),
     );
+  });
+});
+
+describe("readBounded with drain (the request body)", () => {
+  const MiB = 1024 * 1024;
+  const mebibyte = bytes(MiB);
+  /** `count` chunks of 1 MiB: one buffer, repeated, since draining keeps none of them. */
+  const mebibytes = (count: number) => Array.from({ length: count }, () => mebibyte);
+
+  it("reads a streamed body over the limit to its end, then refuses it, without cancelling", async () => {
+    const { stream, seen } = streamOf([bytes(LIMIT), bytes(1), bytes(5), bytes(7)]);
+    expect(await readBounded(stream, null, LIMIT, { drain: true })).toBeNull();
+    expect(seen).toMatchObject({ bytes: LIMIT + 13, closed: true, cancelled: false });
+  });
+
+  it("reads a body whose Content-Length is over the limit to its end, then refuses it", async () => {
+    const { stream, seen } = streamOf([bytes(LIMIT), bytes(LIMIT)]);
+    expect(await readBounded(stream, String(2 * LIMIT), LIMIT, { drain: true })).toBeNull();
+    expect(seen).toMatchObject({ bytes: 2 * LIMIT, closed: true, cancelled: false });
+  });
+
+  it("reads a body of exactly MAX_DRAINED_BYTES to its end", async () => {
+    const { stream, seen } = streamOf(mebibytes(MAX_DRAINED_BYTES / MiB));
+    expect(await readBounded(stream, null, LIMIT, { drain: true })).toBeNull();
+    expect(seen).toMatchObject({ bytes: MAX_DRAINED_BYTES, closed: true, cancelled: false });
+  });
+
+  it("cancels a streamed body once it passes MAX_DRAINED_BYTES, reading no further", async () => {
+    const { stream, seen } = streamOf([...mebibytes(MAX_DRAINED_BYTES / MiB), bytes(1), bytes(1)]);
+    expect(await readBounded(stream, null, LIMIT, { drain: true })).toBeNull();
+    expect(seen).toMatchObject({ bytes: MAX_DRAINED_BYTES + 1, closed: false, cancelled: true });
+  });
+
+  it("cancels a body declared over MAX_DRAINED_BYTES without reading a byte", async () => {
+    const { stream, seen } = streamOf([bytes(1)]);
+    const declared = String(MAX_DRAINED_BYTES + 1);
+    expect(await readBounded(stream, declared, LIMIT, { drain: true })).toBeNull();
+    expect(seen).toMatchObject({ pulls: 0, cancelled: true });
+  });
+
+  it("still refuses when the client breaks off mid-body", async () => {
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (sent++ < 2) controller.enqueue(bytes(LIMIT));
+          else controller.error(new Error("connection lost"));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    expect(await readBounded(stream, null, LIMIT, { drain: true })).toBeNull();
+  });
+
+  it("reads a body under the limit exactly as without drain", async () => {
+    const { stream, seen } = streamOf([bytes(3, 1), bytes(4, 2)]);
+    expect(await readBounded(stream, "7", LIMIT, { drain: true })).toEqual(
+      concat([bytes(3, 1), bytes(4, 2)]),
+    );
+    expect(seen.cancelled).toBe(false);
+  });
+
+  it("refuses a declared Content-Length over the limit with no stream", async () => {
+    expect(await readBounded(null, String(LIMIT + 1), LIMIT, { drain: true })).toBeNull();
   });
 });
