@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import type { ExecuteCommand, FinalReply, Policy, RecordView, Reply } from "./protocol";
+import { DeliveryBudget, streamed } from "./body-stream";
+import type { ExecuteCommand, FinalReply, Moved, Policy, RecordView, Reply } from "./protocol";
 import { claim, decide, type KeyRecord, type RecordState } from "../core/record";
 import type { MappingReport, MappingVerdict } from "../core/mapping";
 import { REGISTRY_SCHEMA, reportMapping } from "./mapping-registry";
@@ -30,6 +31,8 @@ import {
 export class IdempotencyCoordinator extends DurableObject<Env> {
   /** In-flight origin calls of this instance, by key identity. Lost on eviction, by design. */
   readonly #inflight = new Map<string, InFlight>();
+  /** Bytes of answers being streamed to callers now. */
+  readonly #delivery = new DeliveryBudget();
   /** The alarm time as last read or set; `undefined` until first read. */
   #alarmAt: number | null | undefined;
 
@@ -43,6 +46,14 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
    * joins the request in flight, or refuses it.
    */
   async execute(command: ExecuteCommand): Promise<Reply> {
+    const reply = await this.#execute(command);
+    if (reply.kind === "moved") return reply;
+    const first = reply.outcome === "forwarded" || reply.outcome === "released";
+    // Past the delivery budget a duplicate or replay comes back later; its answer is stored.
+    return streamed(reply, this.#delivery, first) ?? inProgress(1);
+  }
+
+  async #execute(command: ExecuteCommand): Promise<FinalReply | Moved> {
     const now = Date.now();
     const row = this.#readRow(command.identity);
     const inflight = this.#inflight.get(command.identity);
@@ -165,6 +176,9 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
 
   #forward(command: ExecuteCommand, now: number, replacing: boolean): Promise<FinalReply> {
     const { identity, fingerprint, policy } = command;
+    // Each call holds its request and, soon, its answer in memory: past the bound, new keys are
+    // told to come back, and nothing is claimed.
+    if (this.#inflight.size >= MAX_INFLIGHT_CALLS) return Promise.resolve(inProgress(1));
     const record = claim(fingerprint, now, policy.ttlSeconds * 1000, policy.originTimeoutMs);
     if (replacing) this.#delete(identity);
     // Synchronous: no other event can interleave between the read in `execute` and this claim.
@@ -424,6 +438,13 @@ export const ALARM_BATCH_MS = 60_000;
  * `409 request-in-progress` at once, which keeps memory per key bounded under a retry storm.
  */
 export const MAX_WAITERS_PER_KEY = 1000;
+
+/**
+ * Most origin calls one object runs at once: each holds its request body (up to
+ * `IDEMPOTENCY_MAX_BODY_BYTES`) and then its answer in memory. Beyond it, a new key gets
+ * `409 request-in-progress` at once, with nothing claimed or forwarded.
+ */
+export const MAX_INFLIGHT_CALLS = 128;
 
 /** A key's origin call in progress in this instance, and how many duplicates wait for it. */
 interface InFlight {

@@ -1,7 +1,7 @@
 import type { Config } from "../config/config";
 import { objectName } from "../core/object-name";
 import type { IdempotencyCoordinator } from "./coordinator";
-import type { ExecuteCommand, FinalReply, Reply } from "./protocol";
+import type { ExecuteCommand, FinalReply, Reply, Streamed } from "./protocol";
 
 /**
  * Which coordinator owns a key (docs/adr/0002, docs/adr/0006). Normally one object, named by
@@ -40,7 +40,7 @@ export async function executeOnOwner(
   namespace: Namespace,
   config: MappingConfig,
   command: ExecuteCommand,
-): Promise<FinalReply> {
+): Promise<Streamed<FinalReply>> {
   const { first, next } = keyRoute(command.identity, config);
   // RPC's declared return type widens tuples ([name, value] becomes string[]); the value is the
   // coordinator's own `Reply`.

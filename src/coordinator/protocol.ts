@@ -57,8 +57,20 @@ export type Outcome =
   | "outcome-unknown"
   | "moved";
 
-/** The coordinator's reply to `execute`: where the key lives, or the final reply. */
-export type Reply = FinalReply | Moved;
+/** The coordinator's reply to `execute`: where the key lives, or the final reply, streamed. */
+export type Reply = Streamed<FinalReply> | Moved;
+
+/**
+ * A reply as it crosses the RPC boundary: the body is a stream over the object's one copy of the
+ * answer, so duplicates waiting on one key, and concurrent replays, do not each serialize (and
+ * hold) a copy of it (README, "Reliability and security": bounds).
+ */
+export type Streamed<T extends FinalReply> = T extends { kind: "response" }
+  ? Omit<T, "response"> & { response: Omit<StoredResponse, "body"> & { body: ReplyBody } }
+  : T;
+
+/** A body as sent over RPC: a byte stream (this version), or bytes (earlier versions). */
+export type ReplyBody = ReadableStream<Uint8Array> | Uint8Array;
 
 /** The key lives in another object (a mapping migration): send the command there. */
 export interface Moved {

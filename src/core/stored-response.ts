@@ -73,7 +73,10 @@ export function decodeHeaders(text: string): [string, string][] {
  *
  * @param replayed - adds `Idempotent-Replayed: true`
  */
-export function toResponse(stored: StoredResponse, replayed: boolean): Response {
+export function toResponse(
+  stored: Omit<StoredResponse, "body"> & { body: Uint8Array | ReadableStream<Uint8Array> },
+  replayed: boolean,
+): Response {
   const headers = new Headers();
   for (const [name, value] of stored.headers) headers.append(name, value);
   if (replayed) headers.set(REPLAYED_HEADER, "true");

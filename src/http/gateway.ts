@@ -3,7 +3,12 @@ import { settingsFor } from "../config/routes";
 import type { IdempotencyCoordinator } from "../coordinator/coordinator";
 import { executeOnOwner } from "../coordinator/locate";
 import { checkMapping } from "../coordinator/mapping-check";
-import { policyOf, type ExecuteCommand, type FinalReply } from "../coordinator/protocol";
+import {
+  policyOf,
+  type ExecuteCommand,
+  type FinalReply,
+  type Streamed,
+} from "../coordinator/protocol";
 import { readBounded } from "../core/bounded-body";
 import { fingerprint } from "../core/fingerprint";
 import { REPLAYED_HEADER } from "../core/header-names";
@@ -63,6 +68,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     request.body,
     request.headers.get("content-length"),
     settings.maxBodyBytes,
+    { drain: true },
   );
   if (body === null) {
     return refuse("too-large", { code: "request-too-large", limitBytes: settings.maxBodyBytes });
@@ -114,7 +120,7 @@ async function execute(
   namespace: GatewayDeps["coordinators"],
   config: Config,
   command: ExecuteCommand,
-): Promise<FinalReply> {
+): Promise<Streamed<FinalReply>> {
   try {
     return await executeOnOwner(namespace, config, command);
   } catch (error) {
@@ -129,7 +135,7 @@ function isRetryable(error: unknown): boolean {
   return flags.retryable === true && flags.overloaded !== true;
 }
 
-function toHttp(answer: FinalReply): Response {
+function toHttp(answer: Streamed<FinalReply>): Response {
   if (answer.kind === "response") return toResponse(answer.response, answer.replayed);
   return problemResponse(answer.problem, answer.replayed ? [[REPLAYED_HEADER, "true"]] : []);
 }

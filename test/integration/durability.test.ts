@@ -267,10 +267,14 @@ describe("an eviction while a request is in flight", () => {
     // Eviction drains in-flight work first (the origin call is kept alive by waitUntil).
     const evicted = evictDurableObject(stub);
     await releaseGate(gate);
-    await evicted;
-    const answer = await first;
+    // The answer is read while the eviction waits: its body streams from the object, and the
+    // object is only evicted once that stream has ended.
+    const [answer] = await Promise.all([
+      first.then(async (response) => ({ status: response.status, text: await response.text() })),
+      evicted,
+    ]);
     expect(answer.status).toBe(201);
-    const body = await answer.text();
+    const body = answer.text;
     const retry = await post(`/gate/${gate}/v1/charges`, key);
     expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
     expect(await retry.text()).toBe(body);

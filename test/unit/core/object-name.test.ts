@@ -78,6 +78,14 @@ const OBJECT_NAME_VECTORS: readonly [
   ["an identity with the first 32 bits clear", LOW_BITS, 4096, "shard-0-of-4096"],
 ];
 
+/** The vectors as named cases, for test titles. */
+const OBJECT_NAME_CASES = OBJECT_NAME_VECTORS.map(([label, id, shards, name]) => ({
+  label,
+  id,
+  shards,
+  name,
+}));
+
 function shardIndex(name: string, shards: number): number {
   const match = SHARD_NAME.exec(name);
   expect(match).not.toBeNull();
@@ -152,16 +160,16 @@ describe("objectName", () => {
 });
 
 describe("objectName known answers", () => {
-  it.each(OBJECT_NAME_VECTORS)(
-    "follows the documented mapping for %s with %i shards",
-    (_label, id, shards) => {
+  it.each(OBJECT_NAME_CASES)(
+    "follows the documented mapping for $label with $shards shards",
+    ({ id, shards }) => {
       expect(objectName(id, shards)).toBe(documentedObjectName(id, shards));
     },
   );
 
-  it.each(OBJECT_NAME_VECTORS)(
-    "still puts %s with %i shards in the pinned object, so no stored key is re-homed",
-    (_label, id, shards, name) => {
+  it.each(OBJECT_NAME_CASES)(
+    "still puts $label with $shards shards in the pinned object $name, so no stored key is re-homed",
+    ({ id, shards, name }) => {
       expect(objectName(id, shards)).toBe(name);
     },
   );
