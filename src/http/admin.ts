@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { isAdmin } from "./admin-auth";
 import type { Config, ConfigResult } from "../config/config";
 import type { GatewayEnv } from "../env";
@@ -21,8 +21,8 @@ type AdminEnv = { Bindings: GatewayEnv; Variables: { configResult: ConfigResult 
 /** Body of lookup and purge: the key as the client sent it, and the client's scope values. */
 const keyRequest = z.object({
   key: z.string(),
-  scope: z.record(z.string(), z.string()).default({}),
-  includeResponse: z.boolean().default(false),
+  scope: z._default(z.record(z.string(), z.string()), {}),
+  includeResponse: z._default(z.boolean(), false),
 });
 
 /**
