@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { format, resolveConfig } from "prettier";
-import { PROJECT_ROOT, startWranglerDev, type WranglerDev } from "../scripts/wrangler-dev.ts";
+import { PROJECT_ROOT, startWranglerDev, type WranglerDev } from "../harness/wrangler-dev.ts";
 import { REQUEST, runLoad } from "./load.ts";
 import { cpuMeter, groupCpu, processCpuMs, workerdRss, type WorkerdRss } from "./procs.ts";
 import {

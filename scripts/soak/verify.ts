@@ -1,5 +1,5 @@
 import { Buffer } from "node:buffer";
-import type { SeenRequest } from "../../test/support/test-origin.ts";
+import type { SeenRequest } from "../../harness/test-origin.ts";
 import type { Answer } from "./client.ts";
 import { SCENARIOS, releases, type KeySpec, type Scenario } from "./plan.ts";
 

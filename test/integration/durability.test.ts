@@ -6,7 +6,7 @@ import {
 } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CHUNK_BYTES, REPLAYED_HEADER } from "../../src/stored-response";
-import { patternBytes } from "../support/test-origin";
+import { patternBytes } from "../../harness/test-origin";
 import {
   coordinatorFor,
   newKey,

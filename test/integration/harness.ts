@@ -4,7 +4,7 @@ import worker from "../../src/index";
 import { keyIdentity } from "../../src/key-identity";
 import type { GatewayEnv } from "../../src/env";
 import { objectName } from "../../src/object-name";
-import type { SeenRequest } from "../support/test-origin";
+import type { SeenRequest } from "../../harness/test-origin";
 
 /**
  * Helpers for integration tests: the real Worker and coordinator inside workerd, the real test
