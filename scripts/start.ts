@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { startDemoPaymentApi } from "./demo-payment-api.ts";
-import { startWranglerDev } from "./wrangler-dev.ts";
+import { startWranglerDev } from "../harness/wrangler-dev.ts";
 
 /**
  * `npm start`: the gateway under `wrangler dev` on 127.0.0.1:8787 in front of the demo payment

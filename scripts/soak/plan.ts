@@ -5,47 +5,29 @@
  * few bursts of simultaneous duplicates.
  */
 
-/** What the origin does with a key's request, and so what the contract says the answer is. */
-export type Scenario = "normal" | "status503" | "status500" | "reset" | "truncate" | "hang";
+/**
+ * What the origin (harness/test-origin.ts, which behaves by path) does with a key's requests:
+ * the share of keys that play it, the path, and the status it answers with (none: it resets,
+ * truncates or hangs, so the gateway answers `504 origin-outcome-unknown`).
+ */
+export const SCENARIOS = {
+  normal: { share: 0.8, path: "/v1/charges", originStatus: 201 },
+  status503: { share: 0.05, path: "/status/503", originStatus: 503 },
+  status500: { share: 0.05, path: "/status/500", originStatus: 500 },
+  reset: { share: 0.04, path: "/reset", originStatus: undefined },
+  truncate: { share: 0.03, path: "/truncate", originStatus: undefined },
+  hang: { share: 0.03, path: "/hang", originStatus: undefined },
+} as const satisfies Record<
+  string,
+  { share: number; path: string; originStatus: number | undefined }
+>;
 
-export const SCENARIOS: readonly Scenario[] = [
-  "normal",
-  "status503",
-  "status500",
-  "reset",
-  "truncate",
-  "hang",
-];
-
-/** Share of keys per scenario (issue 6, "Load"). */
-const MIX: readonly (readonly [Scenario, number])[] = [
-  ["normal", 0.8],
-  ["status503", 0.05],
-  ["status500", 0.05],
-  ["reset", 0.04],
-  ["truncate", 0.03],
-  ["hang", 0.03],
-];
-
-/** The path each scenario sends (the test origin behaves by path). */
-export const SCENARIO_PATH: Readonly<Record<Scenario, string>> = {
-  normal: "/v1/charges",
-  status503: "/status/503",
-  status500: "/status/500",
-  reset: "/reset",
-  truncate: "/truncate",
-  hang: "/hang",
-};
-
-/** Whether the contract releases the key after the origin's answer (a retry status). */
-export function releases(scenario: Scenario): boolean {
-  return scenario === "status503";
-}
+export type Scenario = keyof typeof SCENARIOS;
 
 /** One key for the whole run. */
 export interface KeySpec {
   index: number;
-  /** The Idempotency-Key value (bare form). Unique per run, so the origin's log is unambiguous. */
+  /** The Idempotency-Key value. Unique per run, so the origin's log is unambiguous. */
   key: string;
   scenario: Scenario;
   path: string;
@@ -55,24 +37,24 @@ export interface KeySpec {
   body: string;
 }
 
-/** One unit of work for the pool: one request, or a burst of simultaneous duplicates. */
+/** One unit of work: one request, or a burst of `count` simultaneous duplicates. */
 export interface Job {
   key: number;
-  /** How many requests for the key to send at once (1 for an ordinary request). */
   count: number;
 }
 
+/** The whole workload. */
 export interface Plan {
   keys: KeySpec[];
   jobs: Job[];
-  /** Total requests the jobs send (≥ the number of jobs, because of bursts). */
+  /** Total requests the jobs send (more than the jobs, because of bursts). */
   requests: number;
   bursts: number;
   hotKeys: number;
 }
 
 /** mulberry32: small, fast, good enough for a workload; the same seed gives the same run. */
-export function prng(seed: number): () => number {
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -83,20 +65,19 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** Fisher–Yates, in place. */
 function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    const a = items[i] as T;
-    items[i] = items[j] as T;
-    items[j] = a;
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
   }
   return items;
 }
 
 function pickScenario(random: () => number): Scenario {
   let r = random();
-  for (const [scenario, share] of MIX) {
-    if (r < share) return scenario;
+  for (const [scenario, { share }] of Object.entries(SCENARIOS)) {
+    if (r < share) return scenario as Scenario;
     r -= share;
   }
   return "normal";
@@ -112,62 +93,47 @@ function pickScenario(random: () => number): Scenario {
  */
 export function buildPlan(requests: number, keyCount: number, seed: number, runId: string): Plan {
   const random = prng(seed);
-  const keys: KeySpec[] = [];
-  for (let index = 0; index < keyCount; index++) {
+  const keys = Array.from({ length: keyCount }, (_, index): KeySpec => {
     const scenario = pickScenario(random);
-    keys.push({
+    return {
       index,
       key: `soak-${runId}-${index}`,
       scenario,
-      path: SCENARIO_PATH[scenario],
+      path: SCENARIOS[scenario].path,
       authorization: `Bearer sk_soak_${index % 3}`,
       body: JSON.stringify({ amount: 100 + ((index * 7919 + seed) % 99_900) }),
-    });
-  }
+    };
+  });
+  const allIndexes = () => keys.map((k) => k.index);
 
   const hotKeys = Math.max(1, Math.floor(keyCount / 10));
-  const hot = shuffle(
-    keys.map((k) => k.index),
-    random,
-  ).slice(0, hotKeys);
+  const hot = shuffle(allIndexes(), random).slice(0, hotKeys);
   const bursts = Math.min(Math.floor(requests / 1000), Math.floor(keyCount / 10));
-  const burstSizes: number[] = [];
-  let burstRequests = 0;
-  for (let i = 0; i < bursts; i++) {
-    const size = 10 + Math.floor(random() * 41);
-    burstSizes.push(size);
-    burstRequests += size;
-  }
+  const burstSizes = Array.from({ length: bursts }, () => 10 + Math.floor(random() * 41));
+  const burstRequests = burstSizes.reduce((a, b) => a + b, 0);
 
-  // Each key once, then the duplicates; bursts replace their key's first single request.
-  const picks: number[] = keys.map((k) => k.index);
+  // Each key once, then the duplicates; a burst replaces its key's first single request.
+  const picks = allIndexes();
   const extra = Math.max(0, requests - keyCount - (burstRequests - bursts));
   for (let i = 0; i < extra; i++) {
+    const fromHot = random() < 0.5;
     picks.push(
-      random() < 0.5
+      fromHot
         ? (hot[Math.floor(random() * hot.length)] as number)
         : Math.floor(random() * keyCount),
     );
   }
   shuffle(picks, random);
 
-  // Burst keys: drawn from all keys, a mix of scenarios (each distinct).
-  const burstKeys = new Map<number, number>();
-  const candidates = shuffle(
-    keys.map((k) => k.index),
-    random,
-  );
-  for (let i = 0; i < bursts; i++) burstKeys.set(candidates[i] as number, burstSizes[i] as number);
-
-  const jobs: Job[] = [];
+  // Burst keys: drawn from all keys, so a mix of scenarios (each key distinct).
+  const candidates = shuffle(allIndexes(), random);
+  const burstOf = new Map(burstSizes.map((size, i) => [candidates[i] as number, size]));
   const seen = new Set<number>();
-  let total = 0;
-  for (const key of picks) {
-    const burst = burstKeys.get(key);
-    const count = burst !== undefined && !seen.has(key) ? burst : 1;
+  const jobs = picks.map((key): Job => {
+    const burst = seen.has(key) ? undefined : burstOf.get(key);
     seen.add(key);
-    jobs.push({ key, count });
-    total += count;
-  }
+    return { key, count: burst ?? 1 };
+  });
+  const total = jobs.reduce((sum, job) => sum + job.count, 0);
   return { keys, jobs, requests: total, bursts, hotKeys };
 }

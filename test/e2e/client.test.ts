@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WranglerDev } from "../../scripts/wrangler-dev.ts";
+import type { WranglerDev } from "../../harness/wrangler-dev.ts";
 import { createIdempotentFetch, type FetchLike } from "../../src/client";
-import { startTestOrigin, type TestOrigin } from "../support/test-origin";
+import { startTestOrigin, type TestOrigin } from "../../harness/test-origin";
 import { startGateway } from "./harness";
 
 /**

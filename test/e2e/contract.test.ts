@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WranglerDev } from "../../scripts/wrangler-dev.ts";
-import { patternBytes, startTestOrigin, type TestOrigin } from "../support/test-origin";
+import type { WranglerDev } from "../../harness/wrangler-dev.ts";
+import { patternBytes, startTestOrigin, type TestOrigin } from "../../harness/test-origin";
 import { problemOf, send, startGateway, startGateways } from "./harness";
 
 /**

@@ -2,7 +2,7 @@ import { expect } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startWranglerDev, type WranglerDev } from "../../scripts/wrangler-dev.ts";
+import { startWranglerDev, type WranglerDev } from "../../harness/wrangler-dev.ts";
 
 /**
  * End-to-end helpers: real `wrangler dev` processes in front of a real origin, over real HTTP

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WranglerDev } from "../../scripts/wrangler-dev.ts";
-import { startTestOrigin, type TestOrigin } from "../support/test-origin";
+import type { WranglerDev } from "../../harness/wrangler-dev.ts";
+import { startTestOrigin, type TestOrigin } from "../../harness/test-origin";
 import { startGateway } from "./harness";
 
 /**

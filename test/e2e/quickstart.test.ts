@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../scripts/wrangler-dev.ts";
+import { PROJECT_ROOT } from "../../harness/wrangler-dev.ts";
 
 /**
  * The quick start, as a reader runs it: `npm start` (scripts/start.ts) on free ports, then the

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WranglerDev } from "../../scripts/wrangler-dev.ts";
-import { startTestOrigin, type TestOrigin } from "../support/test-origin";
+import type { WranglerDev } from "../../harness/wrangler-dev.ts";
+import { startTestOrigin, type TestOrigin } from "../../harness/test-origin";
 import { problemOf, send, startGateway } from "./harness";
 
 /**

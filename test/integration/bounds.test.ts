@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DELIVERY_BUDGET_BYTES } from "../../src/coordinator/body-stream";
 import { MAX_INFLIGHT_CALLS } from "../../src/coordinator/coordinator";
 import { REPLAYED_HEADER } from "../../src/core/header-names";
-import { patternBytes } from "../support/test-origin";
+import { patternBytes } from "../../harness/test-origin";
 import { newKey, originArrivals, originRequests, post, problemOf, releaseGate } from "./harness";
 
 /**

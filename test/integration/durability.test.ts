@@ -7,7 +7,7 @@ import {
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { REPLAYED_HEADER } from "../../src/core/header-names";
 import { CHUNK_BYTES } from "../../src/core/stored-response";
-import { patternBytes } from "../support/test-origin";
+import { patternBytes } from "../../harness/test-origin";
 import {
   coordinatorOfKey,
   gateway,

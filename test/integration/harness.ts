@@ -13,7 +13,7 @@ import type { GatewayEnv } from "../../src/env";
 import type { VariableName } from "../../src/config/settings";
 import { hopMarker } from "../../src/http/hop";
 import { objectName } from "../../src/core/object-name";
-import type { SeenRequest } from "../support/test-origin";
+import type { SeenRequest } from "../../harness/test-origin";
 
 /**
  * Helpers for integration tests: the real Worker and coordinator inside workerd, the real test

@@ -1,5 +1,5 @@
 import type { TestProject } from "vitest/node";
-import { startTestOrigin } from "./test-origin";
+import { startTestOrigin } from "../../harness/test-origin";
 
 /**
  * Starts the real loopback origin that the Worker under test (inside workerd) forwards to, and

@@ -3,8 +3,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 
 /**
- * A real HTTP origin on 127.0.0.1 for tests: it records every request it receives and behaves
- * as the path asks, so a test can stage any way an origin answers or fails.
+ * A real HTTP origin on 127.0.0.1 for the tests and the soak: it records every request it receives
+ * and behaves as the path asks, so a test can stage any way an origin answers or fails.
  *
  * Paths (a `/gate/<name>` prefix first holds the request until the test releases that gate):
  * - `/status/<code>`: answers `<code>` with a JSON body;
