@@ -31,10 +31,15 @@ const HELP = `Usage: npm run soak -- [options]
   --max-seconds S     stop issuing requests after S seconds and report (default 600)
   --timeout-ms MS     client timeout per request (default 30000)
   --max-409-rate R    largest acceptable share of 409 request-in-progress answers (default 0.01)
+  --keep-mapping      run the final re-send under the same key mapping (by default the
+                      gateway is restarted mid-run with IDEMPOTENCY_SHARDS changed by migration)
   --verbose           echo wrangler's output
   -h, --help`;
 
 const ORIGIN_TIMEOUT_MS = 300;
+/** The key mapping of the main traffic, and the one the final re-send migrates to. */
+const SHARDS_BEFORE = 64;
+const SHARDS_AFTER = 128;
 const MAX_DETAILED = 20;
 
 /** Parses the command line; null after printing the help. */
@@ -45,6 +50,7 @@ function parseOptions() {
       ...{ requests: number, keys: number, concurrency: number, seed: number },
       ...{ "max-seconds": number, "timeout-ms": number, "max-409-rate": number },
       ...{ quick: { type: "boolean" }, verbose: { type: "boolean" } },
+      "keep-mapping": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -67,6 +73,7 @@ function parseOptions() {
     timeoutMs: num("timeout-ms", 30_000, 1_000),
     maxInProgressRate: num("max-409-rate", 0.01, 0),
     verbose: values.verbose === true,
+    migrate: values["keep-mapping"] !== true,
   };
   if (options.requests < options.keys) {
     throw new Error(`--requests (${options.requests}) must be ≥ --keys (${options.keys})`);
@@ -234,6 +241,7 @@ function printReport(
   const inProgressPct = stats.answers === 0 ? 0 : (stats.inProgress / stats.answers) * 100;
   console.log(`
 soak ${run.runId}: ${traffic.sentRequests} of ${plan.requests} requests over ${options.keys} keys (${plan.hotKeys} hot, ${plan.bursts} bursts of 10–50), concurrency ${options.concurrency}, seed ${options.seed}
+key mapping: ${options.migrate ? `main traffic under IDEMPOTENCY_SHARDS=${SHARDS_BEFORE}; final re-send after a restart migrating to ${SHARDS_AFTER} (IDEMPOTENCY_SHARDS_PREVIOUS=${SHARDS_BEFORE})` : `IDEMPOTENCY_SHARDS=${SHARDS_BEFORE} throughout (--keep-mapping)`}
 wall time ${traffic.seconds.toFixed(1)} s (main), ${run.finalSeconds.toFixed(1)} s (final re-send); ${rps.toFixed(0)} req/s
 latency (ms): p50 ${l.p50.toFixed(1)}, p90 ${l.p90.toFixed(1)}, p99 ${l.p99.toFixed(1)}, max ${l.max.toFixed(1)}
 statuses: ${formatCounts(stats.statusCounts)}
@@ -285,6 +293,7 @@ async function main(): Promise<number> {
   let origin: TestOrigin | undefined;
   let gateway: WranglerDev | undefined;
   let persistDir: string | undefined;
+  const gatewayOutput: string[] = [];
   let interrupted = false;
   let gatewayExited = false;
   // Aborts every request in flight on Ctrl+C; a second Ctrl+C does not wait for anything.
@@ -305,27 +314,34 @@ async function main(): Promise<number> {
   try {
     const testOrigin = await startTestOrigin();
     origin = testOrigin;
-    persistDir = fs.mkdtempSync(path.join(os.tmpdir(), "idempotency-soak-"));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "idempotency-soak-"));
+    persistDir = dir;
+    /** Starts the gateway on the soak's storage, with `vars` on top of the soak's settings. */
+    const start = async (vars: Record<string, string>) => {
+      const dev = await startWranglerDev({
+        vars: {
+          ORIGIN_URL: testOrigin.url,
+          IDEMPOTENCY_ORIGIN_TIMEOUT_MS: String(ORIGIN_TIMEOUT_MS),
+          ...vars,
+        },
+        persistTo: dir,
+        // wrangler's local trace collector costs about as much CPU as the gateway (bench/README.md).
+        env: { X_LOCAL_OBSERVABILITY: "false" },
+        inheritOutput: options.verbose,
+        readyTimeoutMs: 120_000,
+      });
+      dev.process.once("exit", () => (gatewayExited = true));
+      const health = await fetch(`${dev.url}/__idempotency/health`);
+      if (health.status !== 200) {
+        throw new Error(`gateway health check answered ${health.status}: ${await health.text()}`);
+      }
+      return dev;
+    };
     console.error(`soak: starting wrangler dev in front of the test origin ${testOrigin.url} …`);
-    gateway = await startWranglerDev({
-      vars: {
-        ORIGIN_URL: testOrigin.url,
-        IDEMPOTENCY_ORIGIN_TIMEOUT_MS: String(ORIGIN_TIMEOUT_MS),
-      },
-      persistTo: persistDir,
-      // wrangler's local trace collector costs about as much CPU as the gateway (bench/README.md).
-      env: { X_LOCAL_OBSERVABILITY: "false" },
-      inheritOutput: options.verbose,
-      readyTimeoutMs: 120_000,
-    });
-    gateway.process.once("exit", () => (gatewayExited = true));
-    const health = await fetch(`${gateway.url}/__idempotency/health`);
-    if (health.status !== 200) {
-      throw new Error(`gateway health check answered ${health.status}: ${await health.text()}`);
-    }
+    gateway = await start({ IDEMPOTENCY_SHARDS: String(SHARDS_BEFORE) });
     if (interrupted) return 130;
 
-    const { url } = gateway;
+    let url = gateway.url;
     const sendKey = (spec: KeySpec) => send(url, spec, options.timeoutMs, stop.signal);
     const monitor = workerdMonitor(gateway.process.pid ?? -1);
     const stopped = () => interrupted || gatewayExited;
@@ -343,6 +359,23 @@ async function main(): Promise<number> {
     await sleep(500);
     const snapshot = () => plan.keys.map((k) => [...testOrigin.requests(k.key)]);
     const originBefore = snapshot();
+
+    if (options.migrate) {
+      // Mid-run, the key mapping changes the only safe way (docs/adr/0006): the same storage,
+      // a new shard count, the old one as IDEMPOTENCY_SHARDS_PREVIOUS. Every key must still be
+      // found: the final re-send below may not reach the origin for any key it holds.
+      console.error(
+        `soak: restarting with IDEMPOTENCY_SHARDS=${SHARDS_AFTER}, IDEMPOTENCY_SHARDS_PREVIOUS=${SHARDS_BEFORE} …`,
+      );
+      gatewayOutput.push(gateway.output());
+      await gateway.stop();
+      gatewayExited = false;
+      gateway = await start({
+        IDEMPOTENCY_SHARDS: String(SHARDS_AFTER),
+        IDEMPOTENCY_SHARDS_PREVIOUS: String(SHARDS_BEFORE),
+      });
+      url = gateway.url;
+    }
 
     // One re-send per exercised key, after all traffic (not when the gateway is gone).
     const final: (Answer | undefined)[] = plan.keys.map(() => undefined);
@@ -367,7 +400,7 @@ async function main(): Promise<number> {
       ...input,
       maxInProgressRate: options.maxInProgressRate,
     });
-    const output = gateway.output();
+    const output = [...gatewayOutput, gateway.output()].join("\n");
     const answers = traffic.latencies.length;
     violations.unshift(...gatewayViolations(output, gatewayExited, answers, monitor.peak));
     const unchecked = exercised.length - stats.finalChecked;
