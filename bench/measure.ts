@@ -177,6 +177,8 @@ export function createMeasure(
       originCalls: (await origin.ask({})).total - before.calls,
       cpuUsPerRequest: {
         workerd: perRequest(group.workerdMs - before.group.workerdMs),
+        proxy: perRequest(group.proxyMs - before.group.proxyMs),
+        worker: perRequest(group.workerMs - before.group.workerMs),
         wrangler: perRequest(group.otherMs - before.group.otherMs),
         origin: perRequest(originMs),
         loadgen: perRequest((self.user + self.system) / 1000),

@@ -4,7 +4,7 @@ import { PROJECT_ROOT } from "../harness/wrangler-dev.ts";
 
 /** The command line of `npm run bench` (bench/README.md explains what each scenario shows). */
 
-export const SCENARIOS = ["first", "replay", "contention", "growth"] as const;
+export const SCENARIOS = ["first", "replay", "retry", "contention", "growth"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Numeric options: flag, what it sets, default, default with `--quick`. */

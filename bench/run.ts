@@ -7,7 +7,14 @@ import { PROJECT_ROOT } from "../harness/wrangler-dev.ts";
 import { createMeasure } from "./measure.ts";
 import { HELP, parseOptions, type Options, type Scenario } from "./options.ts";
 import { evaluateTargets, renderMarkdown, type BenchResults, type Machine } from "./report.ts";
-import { contention, firstRequests, growth, replays, type Bench } from "./scenarios.ts";
+import {
+  contention,
+  firstRequests,
+  growth,
+  replays,
+  retryShaped,
+  type Bench,
+} from "./scenarios.ts";
 import {
   exportRef,
   rss,
@@ -82,7 +89,6 @@ function gitDescription(ref: string | null): BenchResults["gateway"] {
 /** The results of a run about to start: its setup, and nothing measured yet. */
 function emptyResults(options: Options): BenchResults {
   // Where the results go is not part of them.
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { out, render, ...recorded } = options;
   const vars = Object.entries(options.gatewayVars).map(([k, v]) => `gateway ${k}=${v}`);
   return {
@@ -167,6 +173,7 @@ async function runScenarios(bench: Bench): Promise<void> {
   bench.results.bareRss.push({ served: bare.served, ...rss(bare) });
   if (has("first")) await firstRequests(bench);
   if (has("replay")) await replays(bench);
+  if (has("retry")) await retryShaped(bench);
   if (has("contention")) await contention(bench);
   bench.results.bareRss.push({ served: bare.served, ...rss(bare) });
   for (const target of bench.targets) await stopTarget(target);

@@ -70,6 +70,51 @@ export async function replays(bench: Bench): Promise<void> {
 }
 
 /**
+ * Retry-shaped traffic, as replays happen in the real world: every key is sent once, then
+ * retried 1–3 times, each retry a short random delay (5–50 ms) after the previous send. About
+ * half the requests are first requests, so a replay cache is measured only on the retries it can
+ * really serve. Seeded, so every target sees the same shape.
+ */
+export async function retryShaped(bench: Bench): Promise<void> {
+  bench.log("\nretry-shaped: each key once, then 1–3 retries after 5–50 ms");
+  await bench.origin.ask({ reset: true });
+  const cell = { scenario: "retry", durationS: bench.options.durationS } as const;
+  await measureEach(bench, bench.targets, cell, () => retrySchedule(1));
+}
+
+/** A `nextKey` that interleaves fresh keys with retries of earlier ones once they are due. */
+function retrySchedule(seed: number): () => string {
+  // mulberry32: a small seeded PRNG, so the shape is the same for every target.
+  let state = seed >>> 0;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const due: { key: string; at: number; left: number }[] = [];
+  const delay = () => 5 + random() * 45;
+  return () => {
+    const now = performance.now();
+    const next = due[0];
+    if (next !== undefined && next.at <= now) {
+      due.shift();
+      if (--next.left > 0) insert({ ...next, at: now + delay() });
+      return next.key;
+    }
+    const key = uniqueKey();
+    insert({ key, at: now + delay(), left: 1 + Math.floor(random() * 3) });
+    return key;
+  };
+  function insert(entry: { key: string; at: number; left: number }) {
+    const index = due.findIndex((d) => d.at > entry.at);
+    if (index === -1) due.push(entry);
+    else due.splice(index, 0, entry);
+  }
+}
+
+/**
  * Contention: `--contention` concurrent duplicates of one key (plain `fetch` in `Promise.all`)
  * with a slow origin, so that all arrive while the first is at the origin. Records the origin
  * calls and how many answers are byte-identical to the first request's own.

@@ -68,15 +68,35 @@ export function groupProcesses(pgid: number): ProcStat[] {
   return out;
 }
 
-/** CPU milliseconds a process group has used so far: its workerd processes, and the others. */
-export function groupCpu(pgid: number): { workerdMs: number; otherMs: number } {
-  let workerdMs = 0;
+/**
+ * CPU milliseconds a process group has used so far: its workerd processes (split into wrangler's
+ * proxy and the one that runs the Worker and its Durable Objects, see `workerdRss`), and the
+ * others (wrangler's Node process).
+ */
+export function groupCpu(pgid: number): {
+  workerdMs: number;
+  proxyMs: number;
+  workerMs: number;
+  otherMs: number;
+} {
+  let proxyMs = 0;
+  let workerMs = 0;
   let otherMs = 0;
   for (const proc of groupProcesses(pgid)) {
-    if (proc.comm === "workerd") workerdMs += proc.cpuMs;
-    else otherMs += proc.cpuMs;
+    if (proc.comm !== "workerd") otherMs += proc.cpuMs;
+    else if (isWorkerProcess(proc.pid)) workerMs += proc.cpuMs;
+    else proxyMs += proc.cpuMs;
   }
-  return { workerdMs, otherMs };
+  return { workerdMs: proxyMs + workerMs, proxyMs, workerMs, otherMs };
+}
+
+/** Whether a workerd process runs the Worker (started with `--inspector-addr`), not the proxy. */
+function isWorkerProcess(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("\0--inspector-addr=");
+  } catch {
+    return false; // gone since the listing
+  }
 }
 
 /** Resident memory, threads and open file descriptors of one process; null once it is gone. */
@@ -115,13 +135,7 @@ export function workerdRss(pgid: number): WorkerdRss {
   for (const proc of groupProcesses(pgid)) {
     if (proc.comm !== "workerd") continue;
     const kib = readMemory(proc.pid)?.rssKiB ?? 0;
-    let cmdline: string;
-    try {
-      cmdline = fs.readFileSync(`/proc/${proc.pid}/cmdline`, "utf8");
-    } catch {
-      continue; // gone since the listing
-    }
-    if (cmdline.includes("\0--inspector-addr=")) worker += kib;
+    if (isWorkerProcess(proc.pid)) worker += kib;
     else proxy += kib;
   }
   const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
