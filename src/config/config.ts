@@ -1,3 +1,5 @@
+import { mappingSettingsError } from "../core/mapping";
+import { originBinding } from "../env";
 import { parseRoutes, type Route } from "./routes";
 import {
   SETTINGS,
@@ -57,6 +59,18 @@ export function parseConfig(env: Readonly<Record<string, unknown>>): ConfigResul
       error: {
         variable: "IDEMPOTENCY_SHARDS_PREVIOUS",
         detail: 'must differ from IDEMPOTENCY_SHARDS (set it to "" once the migration is over)',
+      },
+    };
+  }
+  const mapping = mappingSettingsError(v);
+  if (mapping !== null) return { ok: false, error: mapping };
+  if (v.originUrl === "" && originBinding(env) === undefined) {
+    return {
+      ok: false,
+      error: {
+        variable: "ORIGIN_URL",
+        detail:
+          "is required: the base URL of the origin API (or bind the origin Worker as the service binding ORIGIN)",
       },
     };
   }

@@ -7,33 +7,37 @@ import {
   type ConfigError,
   type Settings,
 } from "./settings";
+import { bySpecificity, parsePathPattern, type PathPattern } from "./path-pattern";
 
 /**
  * Per-route policy: `IDEMPOTENCY_ROUTES` maps path patterns to overrides of the settings declared
  * `perRoute` (settings.ts), written exactly like the variables themselves:
  *
  * ```json
- * { "/v1/refunds/*": { "IDEMPOTENCY_TTL_SECONDS": "604800" },
- *   "/v1/quotes":    { "IDEMPOTENCY_KEY_REQUIRED": "false" } }
+ * { "/v2/checkout/orders":            { "IDEMPOTENCY_KEY_FROM": "header:PayPal-Request-Id" },
+ *   "/v2/checkout/orders/:id/capture": { "IDEMPOTENCY_KEY_FROM": "header:PayPal-Request-Id" },
+ *   "/v1/refunds/*":                  { "IDEMPOTENCY_TTL_SECONDS": "604800" } }
  * ```
  *
- * A pattern is a path; a trailing `*` matches any rest of the path. The longest matching pattern
- * wins. Global-only settings (the origin, scope headers, shard count) hold for the whole gateway:
- * a key must map to the same identity and object whatever path it is sent to, or a reuse on
- * another path could not be detected.
+ * Patterns use URLPattern pathname syntax (`path-pattern.ts`): `:name` for one segment, a trailing
+ * `*` for any rest. Where several match, the most specific wins: a pattern without `*` before one
+ * with it, then fewer `:name` parameters, then more literal characters, then the one declared
+ * first. Global-only settings (the origin, scope headers, the key mapping) hold for the whole
+ * gateway: a key must map to the same identity and object whatever path it is sent to, or a reuse
+ * on another path could not be detected.
  */
 
 /** One route's pattern and its complete settings (globals with its overrides applied). */
 export interface Route {
   readonly pattern: string;
   readonly settings: Settings;
+  /** Whether a request path falls under this route. */
+  matches(path: string): boolean;
 }
 
 /** The result of parsing `IDEMPOTENCY_ROUTES`. */
 export type RoutesResult =
   { ok: true; routes: readonly Route[] } | { ok: false; error: ConfigError };
-
-const PATTERN = /^\/[^*?#\s]*\*?$/;
 
 /**
  * Parses `IDEMPOTENCY_ROUTES` (`""`: no routes) against the global variables.
@@ -58,12 +62,11 @@ export function parseRoutes(
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     return fail(variable, "must be a JSON object mapping path patterns to overrides");
   }
-  const routes: Route[] = [];
+  const routes: { route: Route; path: PathPattern }[] = [];
   for (const [pattern, overrides] of Object.entries(parsed)) {
     const at = `${variable}["${pattern}"]`;
-    if (!PATTERN.test(pattern)) {
-      return fail(at, 'must be a path starting with "/", with "*" only at the end');
-    }
+    const path = parsePathPattern(pattern);
+    if (!path.ok) return fail(at, path.reason);
     if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) {
       return fail(at, "must be an object of variable overrides");
     }
@@ -80,11 +83,17 @@ export function parseRoutes(
     const settings = values.values as unknown as Settings;
     const broken = checkGuarantees(settings);
     if (broken !== null) return fail(`${at}.${broken.variable}`, broken.detail);
-    routes.push({ pattern, settings: Object.freeze(settings) });
+    const route: Route = {
+      pattern,
+      settings: Object.freeze(settings),
+      matches: path.pattern.matches,
+    };
+    routes.push({ route: Object.freeze(route), path: path.pattern });
   }
-  // Longest pattern first, so the first match is the most specific.
-  routes.sort((a, b) => b.pattern.length - a.pattern.length);
-  return { ok: true, routes: Object.freeze(routes) };
+  // Most specific first (a stable sort keeps the declaration order of equals), so the first
+  // match wins.
+  routes.sort((a, b) => bySpecificity(a.path, b.path));
+  return { ok: true, routes: Object.freeze(routes.map(({ route }) => route)) };
 }
 
 function fail(variable: string, detail: string): RoutesResult {
@@ -101,12 +110,5 @@ export function settingsFor(
   config: Settings & { readonly routes: readonly Route[] },
   path: string,
 ): Settings {
-  for (const route of config.routes) {
-    if (matches(route.pattern, path)) return route.settings;
-  }
-  return config;
-}
-
-function matches(pattern: string, path: string): boolean {
-  return pattern.endsWith("*") ? path.startsWith(pattern.slice(0, -1)) : path === pattern;
+  return config.routes.find((route) => route.matches(path))?.settings ?? config;
 }

@@ -1,4 +1,7 @@
 import * as z from "zod/mini";
+import { DEFAULT_KEY_SOURCE, parseKeySource } from "../core/key-source.ts";
+import { ERROR_DIALECTS } from "../core/error-dialects.ts";
+import { JURISDICTIONS, LOCATION_HINTS, parseMappingName } from "../core/mapping.ts";
 import { LEASE_GRACE_MS } from "../core/record.ts";
 
 /**
@@ -20,6 +23,9 @@ import { LEASE_GRACE_MS } from "../core/record.ts";
 export const MAX_BODY_LIMIT = 16 * 1024 * 1024;
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/; // RFC 9110 §5.6.2
+
+/** A status class in `IDEMPOTENCY_RETRY_STATUSES`: `4xx` or `5xx` (any case). */
+const STATUS_CLASS = /^([1-9])xx$/i;
 
 function integer(min: number, max: number) {
   return z
@@ -68,8 +74,11 @@ interface Declaration<Field extends string, Value, PerRoute extends boolean> {
   readonly perRoute: PerRoute;
   /** One line for the README's configuration table (Markdown). */
   readonly description: string;
-  /** Turns the variable's string into its value, or names what is wrong with it. */
-  readonly schema: z.ZodMiniType<Value, string>;
+  /**
+   * Turns the variable's string into its value, or names what is wrong with it. It sees
+   * `undefined` only for a variable without a default that is absent.
+   */
+  readonly schema: z.ZodMiniType<Value, string | undefined>;
 }
 
 function declare<const Field extends string, Value, const PerRoute extends boolean>(
@@ -85,25 +94,31 @@ export const SETTINGS = {
     default: undefined,
     perRoute: false,
     description:
-      "base URL of the origin: http(s), no query, fragment or credentials; a path prefix is kept",
+      "base URL of the origin: http(s), no query, fragment or credentials; a path prefix is kept. May be absent when the origin Worker is bound as `ORIGIN` (see Deploying)",
+    // Absent: `""`, allowed only beside an `ORIGIN` service binding (config.ts checks).
     schema: z.pipe(
-      z
-        .pipe(
+      z.optional(
+        z.pipe(
           z
-            .string({ error: "is required: the base URL of the origin API" })
-            .check(z.refine((s) => URL.canParse(s), "must be an absolute URL")),
-          z.transform((s) => new URL(s)),
-        )
-        .check(
-          z.refine(
-            (u) => u.protocol === "http:" || u.protocol === "https:",
-            "must be http or https",
-          ),
-          z.refine((u) => u.username === "" && u.password === "", "must not carry credentials"),
-          // `URL.search` is "" for a bare "?", so look at the href itself.
-          z.refine((u) => !/[?#]/.test(u.href), "must not have a query or fragment"),
+            .pipe(
+              z
+                .string({ error: "is required: the base URL of the origin API" })
+                .check(z.refine((s) => URL.canParse(s), "must be an absolute URL")),
+              z.transform((s) => new URL(s)),
+            )
+            .check(
+              z.refine(
+                (u) => u.protocol === "http:" || u.protocol === "https:",
+                "must be http or https",
+              ),
+              z.refine((u) => u.username === "" && u.password === "", "must not carry credentials"),
+              // `URL.search` is "" for a bare "?", so look at the href itself.
+              z.refine((u) => !/[?#]/.test(u.href), "must not have a query or fragment"),
+            ),
+          z.transform((u) => u.href.replace(/\/+$/, "")),
         ),
-      z.transform((u) => u.href.replace(/\/+$/, "")),
+      ),
+      z.transform((url): string => url ?? ""),
     ),
   }),
   IDEMPOTENCY_METHODS: declare({
@@ -129,6 +144,30 @@ export const SETTINGS = {
     description:
       "whether a covered request must carry a key (`false`: proxied without idempotency)",
     schema: flag(),
+  }),
+  IDEMPOTENCY_KEY_FROM: declare({
+    field: "keySource",
+    default: DEFAULT_KEY_SOURCE,
+    perRoute: true,
+    description:
+      "where the key is: `header:<Name>`, `json:<RFC 6901 pointer>` (a string member of a JSON body), or `none` (no key: proxied untouched)",
+    schema: z.pipe(
+      z.string(),
+      z.transform((text: string, ctx) => {
+        const parsed = parseKeySource(text);
+        if (parsed.ok) return parsed.source;
+        ctx.issues.push({ code: "custom", message: parsed.reason, input: text });
+        return z.NEVER;
+      }),
+    ),
+  }),
+  IDEMPOTENCY_FINGERPRINT: declare({
+    field: "fingerprintMode",
+    default: "bytes",
+    perRoute: true,
+    description:
+      "how a retry must match its first request's body: `bytes`, or `json` (JSON by its RFC 8785 canonical form, urlencoded forms by sorted pairs, other bodies by bytes)",
+    schema: z.enum(["bytes", "json"], { error: 'must be "bytes" or "json"' }),
   }),
   IDEMPOTENCY_TTL_SECONDS: declare({
     field: "ttlSeconds",
@@ -178,14 +217,54 @@ export const SETTINGS = {
     field: "retryStatuses",
     default: "429,503",
     perRoute: true,
-    description: "origin statuses that release the key instead of being stored",
+    description:
+      "origin statuses that release the key instead of being stored; `4xx` and `5xx` stand for a whole class (never 1xx–3xx)",
     // A 1xx–3xx answer may have taken effect at the origin: forwarding it again could do it twice.
+    // A class token expands to its 100 statuses, so the coordinator's check stays a list lookup.
     schema: frozen(
-      list(
-        integer(100, 599).check(
-          z.refine((n) => n >= 400, "must be 4xx or 5xx statuses: a 1xx–3xx answer is final"),
-        ),
-        { allowEmpty: true },
+      z.pipe(
+        z
+          .pipe(
+            z.pipe(
+              z.string(),
+              z.transform((s) => (s.trim() === "" ? [] : s.split(",").map((part) => part.trim()))),
+            ),
+            z.array(
+              z
+                .pipe(
+                  z
+                    .string()
+                    .check(
+                      z.refine(
+                        (item) => /^\d+$/.test(item) || STATUS_CLASS.test(item),
+                        "must be statuses written in digits, or the classes 4xx and 5xx",
+                      ),
+                    ),
+                  z.transform((item): number[] => {
+                    const digit = STATUS_CLASS.exec(item)?.[1];
+                    if (digit === undefined) return [Number(item)];
+                    return Array.from({ length: 100 }, (_, i) => Number(digit) * 100 + i);
+                  }),
+                )
+                .check(
+                  z.refine(
+                    (statuses) => statuses.every((n) => n >= 100 && n <= 599),
+                    "must be between 100 and 599",
+                  ),
+                  z.refine(
+                    (statuses) => statuses.every((n) => n >= 400),
+                    "must be 4xx or 5xx statuses: a 1xx–3xx answer is final",
+                  ),
+                ),
+            ),
+          )
+          .check(
+            z.refine(
+              (groups) => new Set(groups.flat()).size === groups.flat().length,
+              "must not repeat a status (a class holds all of its statuses)",
+            ),
+          ),
+        z.transform((groups) => groups.flat()),
       ),
     ),
   }),
@@ -203,6 +282,14 @@ export const SETTINGS = {
     description:
       "largest origin answer that is kept for replay (≤ 16 MiB); a larger one fails closed",
     schema: integer(0, MAX_BODY_LIMIT),
+  }),
+  IDEMPOTENCY_ERROR_DIALECT: declare({
+    field: "errorDialect",
+    default: "stripe",
+    perRoute: true,
+    description:
+      "error members for the fronted API's SDKs, added to every problem: `stripe` (the `error` envelope, always there), `paypal`, `square` or `adyen` (see Errors)",
+    schema: z.enum(ERROR_DIALECTS, { error: `must be one of ${ERROR_DIALECTS.join(", ")}` }),
   }),
   IDEMPOTENCY_SHARDS: declare({
     field: "shards",
@@ -224,6 +311,54 @@ export const SETTINGS = {
       z.transform((v) => (v === "" ? null : v)),
     ),
   }),
+  IDEMPOTENCY_LOCATION_HINT: declare({
+    field: "locationHint",
+    default: "",
+    perRoute: false,
+    description:
+      "Durable Object location hint for new coordinators (`enam`, `weur`, `apac`…), to place them near the origin (see Deploying); part of the key mapping (ADR 0006)",
+    schema: z.pipe(
+      z.enum(["", ...LOCATION_HINTS], {
+        error: `must be "" or a location hint: ${LOCATION_HINTS.join(", ")}`,
+      }),
+      z.transform((hint) => (hint === "" ? null : hint)),
+    ),
+  }),
+  IDEMPOTENCY_JURISDICTION: declare({
+    field: "jurisdiction",
+    default: "",
+    perRoute: false,
+    description:
+      "Durable Object jurisdiction the coordinators and stored answers are kept in (`eu`, `fedramp`…); part of the key mapping (ADR 0006)",
+    schema: z.pipe(
+      z.enum(["", ...JURISDICTIONS], {
+        error: `must be "" or a jurisdiction: ${JURISDICTIONS.join(", ")}`,
+      }),
+      z.transform((jurisdiction) => (jurisdiction === "" ? null : jurisdiction)),
+    ),
+  }),
+  IDEMPOTENCY_MAPPING_PREVIOUS: declare({
+    field: "previousMapping",
+    default: "",
+    perRoute: false,
+    description:
+      "during any change of the key mapping (shards, location hint, jurisdiction): the previous mapping's name as the registry reports it, e.g. `v1/shards=64` (ADR 0006)",
+    schema: z.pipe(
+      z.string(),
+      z.transform((name: string, ctx) => {
+        if (name === "") return null;
+        const mapping = parseMappingName(name);
+        if (mapping !== null) return mapping;
+        ctx.issues.push({
+          code: "custom",
+          message:
+            'must be "" or a key mapping name such as v1/shards=64 or v1/shards=64/jurisdiction=eu/hint=weur',
+          input: name,
+        });
+        return z.NEVER;
+      }),
+    ),
+  }),
   IDEMPOTENCY_ROUTES: declare({
     field: "routes",
     default: "",
@@ -239,6 +374,14 @@ export const SETTINGS = {
     description:
       "one JSON log line per covered request; `false` leaves counting to the `METRICS` dataset (see Operating it)",
     schema: flag(),
+  }),
+  IDEMPOTENCY_EDGE_REPLAY_SECONDS: declare({
+    field: "edgeReplaySeconds",
+    default: "60",
+    perRoute: false,
+    description:
+      "how long a Worker may replay a completed answer it has seen without asking the coordinator (`0`: never; ADR 0008)",
+    schema: integer(0, 300),
   }),
 } as const;
 

@@ -1,11 +1,20 @@
 import { DurableObject } from "cloudflare:workers";
 import { DeliveryBudget, streamed } from "./body-stream";
 import type { ExecuteCommand, FinalReply, Moved, Policy, RecordView, Reply } from "./protocol";
+import type { PageQuery, RecordSummary, ResolveResult } from "./admin-protocol";
+import {
+  RECORDS_BY_STATE,
+  addMissingColumns,
+  endedLeases,
+  identitiesStartingWith,
+  pageOfRecords,
+} from "./record-queries";
 import { claim, decide, type KeyRecord, type RecordState } from "../core/record";
 import type { MappingReport, MappingVerdict } from "../core/mapping";
 import { REGISTRY_SCHEMA, reportMapping } from "./mapping-registry";
 import { MOVED_SCHEMA, collectMoved, markMoved, movedTo } from "./moved-keys";
 import { callOrigin } from "./origin-call";
+import { originBinding } from "../env";
 import { HOP_HEADER } from "../core/header-names";
 import { markContact, markSuspect, needsProbe, probeOrigin } from "./origin-probe";
 import {
@@ -38,7 +47,8 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(SCHEMA + MOVED_SCHEMA + REGISTRY_SCHEMA);
+    ctx.storage.sql.exec(SCHEMA + RECORDS_BY_STATE + MOVED_SCHEMA + REGISTRY_SCHEMA);
+    addMissingColumns(ctx.storage.sql);
   }
 
   /**
@@ -77,14 +87,8 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       case "in-progress":
         return inProgress(decision.retryAfterSeconds);
       case "lease-expired": {
-        const detail =
-          "The gateway lost track of the request while it was at the origin (restart or eviction).";
-        this.ctx.storage.sql.exec(
-          "UPDATE records SET state = 'unknown', detail = ? WHERE identity = ?",
-          detail,
-          command.identity,
-        );
-        return unknownReply(detail, true);
+        this.#markUnknown(command.identity, LOST_TRACK);
+        return unknownReply(LOST_TRACK, true);
       }
     }
   }
@@ -101,19 +105,73 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
    * answer is included only when asked for.
    */
   lookup(identity: string, includeResponse = false): RecordView | null {
-    const row = this.#readRow(identity);
-    if (row === null || (row.expiresAt <= Date.now() && !this.#inflight.has(identity))) return null;
+    const now = Date.now();
+    const found = this.#readRow(identity);
+    if (found === null || (found.expiresAt <= now && !this.#inflight.has(identity))) return null;
+    const row = this.#settle(found, now);
     const replay = includeResponse && row.state === "completed" ? this.#replay(row) : null;
     return {
       ...(replay?.kind === "response" ? { response: replay.response } : {}),
       state: row.state,
       fingerprint: row.fingerprint,
+      method: row.method,
+      path: row.path,
       createdAt: row.createdAt,
       expiresAt: row.expiresAt,
       status: row.status,
       bodyBytes: row.bodyBytes,
       detail: row.detail,
+      resolvedAt: row.resolvedAt,
     };
+  }
+
+  /**
+   * This object's newest live records after a position, for a listing across objects (README,
+   * "Operating it"). In-flight records whose lease has ended and that no instance holds become
+   * `unknown` first, as the next request with their key would make them.
+   */
+  listRecords(query: PageQuery): RecordSummary[] {
+    const now = Date.now();
+    for (const identity of endedLeases(this.ctx.storage.sql, now)) {
+      if (!this.#inflight.has(identity)) this.#markUnknown(identity, LOST_TRACK);
+    }
+    return pageOfRecords(this.ctx.storage.sql, query, now);
+  }
+
+  /**
+   * The identities of this object's live records whose identity starts with `keyHash`: none, the
+   * one, or two when the prefix is ambiguous (README, "Reconciling an unknown outcome").
+   */
+  findByKeyHash(keyHash: string): string[] {
+    return identitiesStartingWith(this.ctx.storage.sql, keyHash, Date.now(), 2);
+  }
+
+  /**
+   * Stores `response` as the answer of the `unknown` record of `identity`, exactly as a completed
+   * origin answer is stored (chunked, and replayed only to the same fingerprint), so that the
+   * client's next retry gets it instead of `504`. The caller has already applied the limits an
+   * origin answer gets (size, hop-by-hop fields). An in-flight record whose lease has ended and
+   * that no instance holds counts as unknown, as it would for the next request.
+   */
+  resolve(identity: string, response: StoredResponse): ResolveResult {
+    const now = Date.now();
+    const found = this.#readRow(identity);
+    if (found === null || (found.expiresAt <= now && !this.#inflight.has(identity))) {
+      return { kind: "absent" };
+    }
+    if (this.#inflight.has(identity)) return { kind: "not-unknown", state: "in_flight" };
+    const row = this.#settle(found, now);
+    if (row.state !== "unknown") return { kind: "not-unknown", state: row.state };
+    // Synchronous from the read above: no request can interleave, and both writes commit together.
+    this.#complete(identity, response, encodeHeaders(response.headers));
+    this.ctx.storage.sql.exec(
+      "UPDATE records SET resolved_at = ? WHERE identity = ?",
+      now,
+      identity,
+    );
+    const view = this.lookup(identity);
+    if (view === null) throw new Error("a record vanished while it was resolved");
+    return { kind: "resolved", view };
   }
 
   /**
@@ -183,12 +241,14 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     if (replacing) this.#delete(identity);
     // Synchronous: no other event can interleave between the read in `execute` and this claim.
     this.ctx.storage.sql.exec(
-      "INSERT INTO records (identity, fingerprint, state, created_at, expires_at, lease_until) VALUES (?, ?, 'in_flight', ?, ?, ?)",
+      "INSERT INTO records (identity, fingerprint, state, created_at, expires_at, lease_until, method, path) VALUES (?, ?, 'in_flight', ?, ?, ?, ?, ?)",
       identity,
       fingerprint,
       record.createdAt,
       record.expiresAt,
       record.leaseUntil,
+      command.request.method,
+      command.path ?? null,
     );
     const answer = this.#callAndRecord(command, record).finally(() => {
       this.#inflight.delete(identity);
@@ -204,7 +264,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     const { identity, policy, request } = command;
     await this.#ensureAlarm(record.expiresAt);
     if (
-      needsProbe(policy.originUrl, Date.now()) &&
+      needsProbe(policy.originUrl, Date.now(), originBinding(this.env)) &&
       (await probeOrigin(policy.originUrl, hopOnly(request.headers))) === "unreachable"
     ) {
       // The request was never sent: nothing reached the origin, so the key is released.
@@ -221,6 +281,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     }
     const started = Date.now();
     const result = await callOrigin(request, {
+      binding: originBinding(this.env),
       timeoutMs: policy.originTimeoutMs,
       maxResponseBytes: policy.maxResponseBytes,
     });
@@ -252,6 +313,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     }
     try {
       this.#complete(identity, response, headers);
+      return { ...base, outcome: "forwarded", storedUntil: record.expiresAt };
     } catch (error) {
       // The origin answered, so this caller gets that answer. The record stays "in flight" and
       // fails closed once its lease ends: never a second forward.
@@ -303,7 +365,13 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       headers: decodeHeaders(row.headers ?? "[]"),
       body,
     };
-    return { kind: "response", outcome: "replayed", replayed: true, response };
+    return {
+      kind: "response",
+      outcome: "replayed",
+      replayed: true,
+      response,
+      storedUntil: row.expiresAt,
+    };
   }
 
   #complete(identity: string, response: StoredResponse, headers: string): void {
@@ -346,10 +414,22 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     });
   }
 
+  /**
+   * `row` as the next request would find it: an in-flight record that no instance holds and
+   * whose lease has ended is `unknown` (written so).
+   */
+  #settle(row: RecordRow, now: number): RecordRow {
+    if (row.state !== "in_flight" || row.leaseUntil > now || this.#inflight.has(row.identity)) {
+      return row;
+    }
+    this.#markUnknown(row.identity, LOST_TRACK);
+    return { ...row, state: "unknown", detail: LOST_TRACK };
+  }
+
   #readRow(identity: string): RecordRow | null {
     const row = this.ctx.storage.sql
       .exec<RawRow>(
-        "SELECT identity, fingerprint, state, created_at, expires_at, lease_until, status, headers, body, body_bytes, chunk_count, detail FROM records WHERE identity = ?",
+        "SELECT identity, fingerprint, state, created_at, expires_at, lease_until, status, headers, body, body_bytes, chunk_count, detail, method, path, resolved_at FROM records WHERE identity = ?",
         identity,
       )
       .toArray()[0];
@@ -367,6 +447,9 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       bodyBytes: row.body_bytes,
       chunkCount: row.chunk_count ?? 0,
       detail: row.detail,
+      method: row.method,
+      path: row.path,
+      resolvedAt: row.resolved_at,
     };
   }
 
@@ -392,7 +475,10 @@ CREATE TABLE IF NOT EXISTS records (
   body BLOB,
   body_bytes INTEGER,
   chunk_count INTEGER,
-  detail TEXT
+  detail TEXT,
+  method TEXT,
+  path TEXT,
+  resolved_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires_at);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -416,6 +502,9 @@ type RawRow = {
   body_bytes: number | null;
   chunk_count: number | null;
   detail: string | null;
+  method: string | null;
+  path: string | null;
+  resolved_at: number | null;
 };
 
 interface RecordRow extends KeyRecord {
@@ -426,9 +515,16 @@ interface RecordRow extends KeyRecord {
   bodyBytes: number | null;
   chunkCount: number;
   detail: string | null;
+  method: string | null;
+  path: string | null;
+  resolvedAt: number | null;
 }
 
 const MISMATCH = { code: "idempotency-key-reused" } as const;
+
+/** Why an in-flight record that no instance holds became `unknown` once its lease ended. */
+const LOST_TRACK =
+  "The gateway lost track of the request while it was at the origin (restart or eviction).";
 
 /** The shortest time between two garbage-collecting alarms of one object. */
 export const ALARM_BATCH_MS = 60_000;

@@ -1,6 +1,6 @@
 import type { Config } from "../config/config";
 import type { ConfigError } from "../config/settings";
-import { mappingName, type MappingReport } from "../core/mapping";
+import { mappingsOf, nameOfMapping, type MappingReport } from "../core/mapping";
 import type { IdempotencyCoordinator } from "./coordinator";
 import { HEARTBEAT_MS, REGISTRY_NAME } from "./mapping-registry";
 
@@ -8,7 +8,9 @@ import { HEARTBEAT_MS, REGISTRY_NAME } from "./mapping-registry";
  * The Worker's side of the mapping registry (docs/adr/0006): before an isolate places its first
  * key, and again every `HEARTBEAT_MS`, it reports its key mapping; a mapping the registry refuses
  * would place keys where other versions do not look, so the isolate answers
- * `invalid-configuration` instead of forwarding anything.
+ * `invalid-configuration` instead of forwarding anything. The registry is one object of the
+ * unrestricted namespace (never a jurisdiction's), so every configuration finds the same one
+ * whatever jurisdiction it places keys in.
  */
 
 interface Checked {
@@ -19,12 +21,16 @@ interface Checked {
 // Isolate memory: one entry per configuration seen (a deployment has one or two).
 const checked = new Map<string, Checked>();
 
-/** What a configuration declares about its mapping. */
+/**
+ * What a configuration declares about its mapping: its shard count and placement (location hint,
+ * jurisdiction), and the previous mapping during a migration.
+ */
 export function mappingReport(config: Config): MappingReport {
   const ttls = [config.ttlSeconds, ...config.routes.map((route) => route.settings.ttlSeconds)];
+  const { current, previous } = mappingsOf(config);
   return {
-    current: mappingName(config.shards),
-    previous: config.previousShards === null ? null : mappingName(config.previousShards),
+    current: nameOfMapping(current),
+    previous: previous === null ? null : nameOfMapping(previous),
     ttlMs: Math.max(...ttls) * 1000,
   };
 }

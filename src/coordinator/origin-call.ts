@@ -18,6 +18,11 @@ export type OriginResult =
 /** Injected effects and limits of an origin call. */
 export interface OriginCallOptions {
   fetch?: typeof fetch;
+  /**
+   * The `ORIGIN` service binding, when the origin is a Worker: the request goes through it, with
+   * the same deadline, cap and classification as over the network (README, "Outcomes").
+   */
+  binding?: Fetcher | undefined;
   timeoutMs: number;
   maxResponseBytes: number;
 }
@@ -28,20 +33,24 @@ class ResponseTooLarge extends Error {}
  * Sends `request` to the origin and buffers its answer.
  *
  * workerd reports a refused connection and a connection lost after the request was written with
- * the same error ("Network connection lost.", workerd#7195), so a thrown fetch is an unknown
- * outcome; `probeOrigin` (`./origin-probe.ts`) is what proves "nothing reached it".
+ * the same error ("Network connection lost."), so a thrown fetch is an unknown outcome;
+ * `probeOrigin` (`./origin-probe.ts`) is what proves "nothing reached it". Through the `ORIGIN`
+ * service binding a thrown fetch means the origin Worker itself failed: unknown too.
  *
  * @example
  * const result = await callOrigin(req, { timeoutMs: 30_000, maxResponseBytes: 10_485_760 });
  */
 export async function callOrigin(
   request: OriginRequest,
-  { fetch: fetchImpl = fetch, timeoutMs, maxResponseBytes }: OriginCallOptions,
+  { fetch: fetchImpl = fetch, binding, timeoutMs, maxResponseBytes }: OriginCallOptions,
 ): Promise<OriginResult> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
+  // A binding's `fetch` must be called on the binding.
+  const send: typeof fetch =
+    binding === undefined ? fetchImpl : (input, init) => binding.fetch(input, init);
   try {
-    const response = await fetchImpl(request.url, {
+    const response = await send(request.url, {
       method: request.method,
       headers: request.headers,
       body: request.body,
@@ -74,10 +83,15 @@ export async function callOrigin(
         detail: `The origin's response exceeded the gateway's replay limit of ${maxResponseBytes} bytes and could not be kept.`,
       };
     }
+    // Through a binding there is no connection to refuse: the origin Worker ran and threw (or
+    // was cut off), possibly after acting. It fails closed like a connection lost mid-answer.
     return {
       kind: "unknown",
       cause: "connection",
-      detail: "The connection to the origin failed before its answer was complete.",
+      detail:
+        binding === undefined
+          ? "The connection to the origin failed before its answer was complete."
+          : "The origin Worker failed before its answer was complete.",
     };
   } finally {
     clearTimeout(timer);

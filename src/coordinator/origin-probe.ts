@@ -17,6 +17,11 @@
  * The probe uses the same `fetch` path as the forward, so it reaches whatever the forward
  * reaches (an origin behind Cloudflare's proxy included, where raw sockets are refused): it can
  * never make a healthy origin unavailable.
+ *
+ * An origin reached through the `ORIGIN` service binding is never probed: there is no connection
+ * that could be refused, so a probe could prove nothing, and a `HEAD /` the origin Worker does not
+ * handle would throw and be misread as "unreachable" — making a healthy origin unavailable. A
+ * failed call through a binding fails closed instead (`callOrigin`).
  */
 
 /** With no answer from the origin for this long, the next new key probes first. */
@@ -33,8 +38,9 @@ export const PROBE_TIMEOUT_MS = 3_000;
 const lastContact = new Map<string, number>();
 const suspectUntil = new Map<string, number>();
 
+/** The host the isolate's memory is kept under; `""` when there is no URL (a binding's origin). */
 function hostOf(originUrl: string): string {
-  return new URL(originUrl).host;
+  return URL.canParse(originUrl) ? new URL(originUrl).host : "";
 }
 
 /** Records an answer from the origin: it is reachable, and no longer suspect. */
@@ -49,8 +55,13 @@ export function markSuspect(originUrl: string, now: number): void {
   suspectUntil.set(hostOf(originUrl), now + SUSPECT_MS);
 }
 
-/** Whether a request to `originUrl` must be preceded by a probe. */
-export function needsProbe(originUrl: string, now: number): boolean {
+/**
+ * Whether a request to `originUrl` must be preceded by a probe: never through a service binding.
+ *
+ * @param binding - the `ORIGIN` service binding, when the origin is reached through it
+ */
+export function needsProbe(originUrl: string, now: number, binding?: Fetcher): boolean {
+  if (binding !== undefined) return false;
   const host = hostOf(originUrl);
   if ((suspectUntil.get(host) ?? 0) > now) return true;
   return now - (lastContact.get(host) ?? -Infinity) > CONTACT_WINDOW_MS;

@@ -39,6 +39,12 @@ export interface ExecuteCommand {
   request: OriginRequest;
   policy: Policy;
   /**
+   * The request's path, without the query: kept with the record so that an operator can tell
+   * which request an unknown outcome belongs to (README, "Reconciling an unknown outcome").
+   * Absent from Workers older than this field.
+   */
+  path?: string;
+  /**
    * During a change of the key mapping (docs/adr/0006): the key's object under the new mapping.
    * This object then arbitrates: a key it holds stays here; any other key is sent there.
    */
@@ -91,6 +97,11 @@ export type FinalReply =
       response: StoredResponse;
       originStatus?: number;
       originMs?: number;
+      /**
+       * Set only when the answer is stored as a completed record: its expiry (ms). A Worker may
+       * then replay it for a while without asking again (docs/adr/0008).
+       */
+      storedUntil?: number;
     }
   | {
       kind: "problem";
@@ -104,12 +115,17 @@ export type FinalReply =
 export interface RecordView {
   state: RecordState;
   fingerprint: string;
+  /** The request's method and path (no query); `null` for records claimed before they were kept. */
+  method?: string | null;
+  path?: string | null;
   createdAt: number;
   expiresAt: number;
   status: number | null;
   bodyBytes: number | null;
-  /** Why the outcome is unknown, for `unknown` records. */
+  /** Why the outcome is unknown, for `unknown` records (and for records an operator resolved). */
   detail: string | null;
+  /** When an operator resolved the record (ms since epoch); `null` if the origin answered. */
+  resolvedAt?: number | null;
   /** The stored answer, only when asked for (`includeResponse`) and completed. */
   response?: StoredResponse;
 }

@@ -22,6 +22,16 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /**
+ * Whether a field (lowercase name) is hop-by-hop, so never forwarded.
+ *
+ * @example
+ * isHopByHop("connection"); // true
+ */
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name);
+}
+
+/**
  * The end-to-end fields of `headers` as name/value pairs, without hop-by-hop fields and without
  * any field that `Connection` names. `Set-Cookie` keeps one pair per cookie.
  *

@@ -1,26 +1,215 @@
+import { objectName } from "./object-name.ts";
+
 /**
  * The key → object mapping as an explicit, named value, and the rules for changing it while old
  * and new versions of the Worker serve side by side (docs/adr/0006). Pure: no I/O, `now` passed in.
  *
- * A mapping is named by the hash version of the key identity and the shard count. Every change
- * of the name re-homes keys, so a change is only accepted as a migration: for at least one TTL the
- * Worker reaches each key through its object under the *previous* mapping, which arbitrates
- * (it keeps the keys it holds, and sends every other key to the new mapping, remembering that it
- * did). A registry (one object per namespace) records which mappings are in use and refuses any
- * configuration that could let two versions place one key in two objects.
+ * A mapping is named by the hash version of the key identity, the shard count and the placement
+ * of its objects (jurisdiction and location hint). Every change of the name re-homes keys, so a
+ * change is only accepted as a migration: for at least one TTL the Worker reaches each key
+ * through its object under the *previous* mapping, which arbitrates (it keeps the keys it holds,
+ * and sends every other key to the new mapping, remembering that it did). A registry (one object
+ * per namespace) records which mappings are in use and refuses any configuration that could let
+ * two versions place one key in two objects.
  */
 
 /** The encoding of the key identity and its object name: part of every mapping's name. */
 export const MAPPING_VERSION = "v1";
 
 /**
- * The name of the mapping for a shard count, e.g. `"v1/shards=64"`.
+ * The jurisdictions coordinators may be restricted to: they then run and store answers only
+ * there (Cloudflare docs, "Durable Objects: Data location"; the values of the runtime's
+ * `DurableObjectJurisdiction`).
+ */
+export const JURISDICTIONS = [
+  "eu",
+  "fedramp",
+  "fedramp-high",
+  "us",
+] as const satisfies readonly DurableObjectJurisdiction[];
+
+/**
+ * The location hints a new coordinator may be created near (Cloudflare docs, "Durable Objects:
+ * Data location", "Provide a location hint"; the values of the runtime's
+ * `DurableObjectLocationHint`). A hint is best effort, and only the first `get` of an object
+ * applies it: an object never moves once created.
+ */
+export const LOCATION_HINTS = [
+  "wnam",
+  "enam",
+  "sam",
+  "weur",
+  "eeur",
+  "apac",
+  "apac-ne",
+  "apac-se",
+  "oc",
+  "afr",
+  "me",
+] as const satisfies readonly DurableObjectLocationHint[];
+
+/** Where a mapping's coordinators live: part of the mapping. */
+export interface Placement {
+  /** Where new coordinators are created; `null`: near the first request that reaches them. */
+  readonly locationHint: DurableObjectLocationHint | null;
+  /** The jurisdiction they are restricted to; `null`: none. */
+  readonly jurisdiction: DurableObjectJurisdiction | null;
+}
+
+/** A key → object mapping: how many objects, and where they live. */
+export interface Mapping extends Placement {
+  /** `0`: one object per key; `N`: keys hashed over N objects. */
+  readonly shards: number;
+}
+
+/** Placement of the objects when neither a hint nor a jurisdiction is set. */
+export const NO_PLACEMENT: Placement = Object.freeze({ locationHint: null, jurisdiction: null });
+
+/**
+ * The name of the mapping for a shard count with no placement, e.g. `"v1/shards=64"`: the name
+ * earlier versions reported, so a deployment that sets no placement re-homes nothing.
  *
  * @example
  * mappingName(64); // "v1/shards=64"
  */
 export function mappingName(shards: number): string {
   return `${MAPPING_VERSION}/shards=${shards}`;
+}
+
+/**
+ * The name of a mapping, placement included, e.g. `"v1/shards=64/jurisdiction=eu/hint=weur"`.
+ *
+ * @example
+ * nameOfMapping({ shards: 64, locationHint: "enam", jurisdiction: null }); // "v1/shards=64/hint=enam"
+ */
+export function nameOfMapping(mapping: Mapping): string {
+  const jurisdiction = mapping.jurisdiction === null ? "" : `/jurisdiction=${mapping.jurisdiction}`;
+  const hint = mapping.locationHint === null ? "" : `/hint=${mapping.locationHint}`;
+  return `${mappingName(mapping.shards)}${jurisdiction}${hint}`;
+}
+
+const MAPPING_NAME =
+  /^v1\/shards=(0|[1-9]\d{0,3})(?:\/jurisdiction=([a-z-]+))?(?:\/hint=([a-z-]+))?$/;
+
+/**
+ * The mapping a name stands for (the inverse of `mappingName`), or `null` for anything that is
+ * not the name of a mapping of this encoding version.
+ *
+ * @example
+ * parseMappingName("v1/shards=8/hint=weur"); // { shards: 8, locationHint: "weur", jurisdiction: null }
+ */
+export function parseMappingName(name: string): Mapping | null {
+  const match = MAPPING_NAME.exec(name);
+  if (match === null) return null;
+  const shards = Number(match[1]);
+  const jurisdiction = oneOf(JURISDICTIONS, match[2]);
+  const locationHint = oneOf(LOCATION_HINTS, match[3]);
+  if (shards > 4096 || jurisdiction === undefined || locationHint === undefined) return null;
+  return { shards, locationHint, jurisdiction };
+}
+
+/** `value` if it is one of `allowed`, `null` if absent, `undefined` if it is something else. */
+function oneOf<T extends string>(
+  allowed: readonly T[],
+  value: string | undefined,
+): T | null | undefined {
+  if (value === undefined) return null;
+  return allowed.find((item) => item === value);
+}
+
+/**
+ * The address of the object that owns `identity` under `mapping`: its name, prefixed by its
+ * jurisdiction (`eu:…`) when it has one. A location hint is part of the name (`shard-3-of-64@enam`):
+ * an object never moves once created, so placing keys elsewhere needs new objects, hence new
+ * names. Without a placement the address is `objectName`'s name, unchanged.
+ *
+ * @example
+ * objectAddress(identity, { shards: 64, locationHint: "enam", jurisdiction: "eu" }); // "eu:shard-17-of-64@enam"
+ */
+export function objectAddress(identity: string, mapping: Mapping): string {
+  const base = objectName(identity, mapping.shards);
+  const name = mapping.locationHint === null ? base : `${base}@${mapping.locationHint}`;
+  return mapping.jurisdiction === null ? name : `${mapping.jurisdiction}:${name}`;
+}
+
+/** An object address, taken apart: how to reach the object. */
+export interface ObjectLocation extends Placement {
+  /** The object's name within its (jurisdiction's) namespace. */
+  readonly name: string;
+}
+
+/**
+ * Takes an address (`objectAddress`, or a plain name from a version without placements) apart.
+ *
+ * @example
+ * locateAddress("eu:shard-1-of-8@weur"); // { jurisdiction: "eu", name: "shard-1-of-8@weur", locationHint: "weur" }
+ */
+export function locateAddress(address: string): ObjectLocation {
+  const colon = address.indexOf(":");
+  const jurisdiction = colon < 0 ? null : (oneOf(JURISDICTIONS, address.slice(0, colon)) ?? null);
+  const name = jurisdiction === null ? address : address.slice(colon + 1);
+  const at = name.lastIndexOf("@");
+  const locationHint = at < 0 ? null : (oneOf(LOCATION_HINTS, name.slice(at + 1)) ?? null);
+  return { jurisdiction, name, locationHint };
+}
+
+/** The mapping settings of one configuration (a subset of the parsed configuration). */
+export interface MappingSettings extends Placement {
+  readonly shards: number;
+  /** `IDEMPOTENCY_SHARDS_PREVIOUS`: the previous shard count, the placement unchanged. */
+  readonly previousShards: number | null;
+  /** `IDEMPOTENCY_MAPPING_PREVIOUS`: the previous mapping, whatever changed. */
+  readonly previousMapping: Mapping | null;
+}
+
+/**
+ * The mapping new keys go to, and the one being migrated away from (or `null`).
+ *
+ * @example
+ * mappingsOf({ shards: 8, previousShards: 4, previousMapping: null, ...NO_PLACEMENT }).previous?.shards; // 4
+ */
+export function mappingsOf(settings: MappingSettings): {
+  current: Mapping;
+  previous: Mapping | null;
+} {
+  const current: Mapping = {
+    shards: settings.shards,
+    locationHint: settings.locationHint,
+    jurisdiction: settings.jurisdiction,
+  };
+  if (settings.previousMapping !== null) return { current, previous: settings.previousMapping };
+  if (settings.previousShards !== null) {
+    return { current, previous: { ...current, shards: settings.previousShards } };
+  }
+  return { current, previous: null };
+}
+
+/**
+ * Why a configuration's mapping settings contradict each other, or `null`: a previous mapping
+ * must differ from the current one, and may be given one way only.
+ */
+export function mappingSettingsError(
+  settings: MappingSettings,
+): { variable: string; detail: string } | null {
+  if (settings.previousMapping !== null && settings.previousShards !== null) {
+    return {
+      variable: "IDEMPOTENCY_MAPPING_PREVIOUS",
+      detail:
+        "must not be set together with IDEMPOTENCY_SHARDS_PREVIOUS: name the previous mapping one way",
+    };
+  }
+  const { current, previous } = mappingsOf(settings);
+  if (settings.previousMapping !== null && previous !== null && sameMapping(current, previous)) {
+    return {
+      variable: "IDEMPOTENCY_MAPPING_PREVIOUS",
+      detail: `must differ from the current mapping ${nameOfMapping(current)} (set it to "" once the migration is over)`,
+    };
+  }
+  return null;
+}
+
+function sameMapping(a: Mapping, b: Mapping): boolean {
+  return nameOfMapping(a) === nameOfMapping(b);
 }
 
 /** What one Worker configuration declares about the mapping. */
@@ -102,7 +291,7 @@ export function decideMapping(
       // hold no live record any more and redirect every key here.
       return { ok: true, state };
     }
-    return refuse(state.current, report);
+    return refuse(state.current, state.current, report);
   }
   // A migration state.previous → state.current is under way.
   if (previous === state.previous && current === state.current) {
@@ -129,19 +318,45 @@ export function decideMapping(
     }
     return {
       ok: false,
-      variable: "IDEMPOTENCY_SHARDS_PREVIOUS",
+      variable: previousVariable(state.previous, state.current),
       detail: `keys may still be live under ${state.previous}: keep it set until ${new Date(safeAt).toISOString()} (one TTL after the migration began and after the last Worker without it was seen)`,
     };
   }
-  return refuse(`${state.previous} → ${state.current} (a migration)`, report);
+  return refuse(`${state.previous} → ${state.current} (a migration)`, state.current, report);
 }
 
-function refuse(stored: string, report: MappingReport): MappingVerdict {
+/**
+ * @param stored - what the registry holds, as shown to the operator
+ * @param storedCurrent - the mapping keys are written under now, which a migration must name
+ */
+function refuse(stored: string, storedCurrent: string, report: MappingReport): MappingVerdict {
   const declared =
     report.previous === null ? report.current : `${report.previous} → ${report.current}`;
   return {
     ok: false,
-    variable: "IDEMPOTENCY_SHARDS",
-    detail: `declares the key mapping ${declared}, but keys are stored under ${stored}; change the mapping only by migration (docs/adr/0006): set IDEMPOTENCY_SHARDS_PREVIOUS to the old shard count for one TTL`,
+    variable: changedVariable(storedCurrent, report.current),
+    detail: `declares the key mapping ${declared}, but keys are stored under ${stored}; change the mapping only by migration (docs/adr/0006): set IDEMPOTENCY_MAPPING_PREVIOUS=${storedCurrent} (or, for a shard count alone, IDEMPOTENCY_SHARDS_PREVIOUS to the old count) for one TTL`,
   };
+}
+
+/** The setting that changed between two mappings, for the operator: the first that differs. */
+function changedVariable(from: string, to: string): string {
+  const a = parseMappingName(from);
+  const b = parseMappingName(to);
+  if (a === null || b === null || a.shards !== b.shards) return "IDEMPOTENCY_SHARDS";
+  if (a.jurisdiction !== b.jurisdiction) return "IDEMPOTENCY_JURISDICTION";
+  if (a.locationHint !== b.locationHint) return "IDEMPOTENCY_LOCATION_HINT";
+  return "IDEMPOTENCY_SHARDS";
+}
+
+/** The variable that declares a migration from `previous` to `current`. */
+function previousVariable(previous: string, current: string): string {
+  const a = parseMappingName(previous);
+  const b = parseMappingName(current);
+  const shardsAlone =
+    a !== null &&
+    b !== null &&
+    a.jurisdiction === b.jurisdiction &&
+    a.locationHint === b.locationHint;
+  return shardsAlone ? "IDEMPOTENCY_SHARDS_PREVIOUS" : "IDEMPOTENCY_MAPPING_PREVIOUS";
 }

@@ -17,13 +17,15 @@ export interface OriginRequest {
 /**
  * The origin URL of a request: `ORIGIN_URL` + path + query. The incoming request's URL is never
  * reused as is: on a route it names the public host, which would come back to this Worker.
+ * Without `ORIGIN_URL` (`""`, only beside an `ORIGIN` service binding, which routes by binding,
+ * not by host) the origin Worker gets the URL as the client sent it.
  *
  * @example
  * originTarget("https://origin.example.com", new URL("https://api.example.com/v1/p?x=1"));
  * // "https://origin.example.com/v1/p?x=1"
  */
 export function originTarget(originUrl: string, url: URL): string {
-  return originUrl + url.pathname + url.search;
+  return (originUrl === "" ? url.origin : originUrl) + url.pathname + url.search;
 }
 
 const HOP = HOP_HEADER.toLowerCase();

@@ -2,6 +2,7 @@
  * Every failure the gateway itself answers, as data. One exhaustive function maps each variant to
  * an RFC 9457 `application/problem+json` response, so the wire format lives in one place.
  */
+import { dialectMembers, type ErrorDialect } from "./error-dialects";
 
 /** The stable error codes (README, "Errors"). */
 export type ProblemCode =
@@ -17,11 +18,20 @@ export type ProblemCode =
   | "invalid-admin-request"
   | "key-not-found"
   | "not-found"
-  | "internal-error";
+  | "internal-error"
+  | "key-hash-ambiguous"
+  | "record-not-unknown"
+  | "sharding-required"
+  | "malformed-body"
+  | "missing-scope";
 
 /** An expected failure, tagged by its contract code. `detail` is safe to show the caller. */
 export type GatewayProblem =
-  | { code: "missing-idempotency-key" }
+  | {
+      code: "missing-idempotency-key";
+      /** Where the route expects the key (`describeKeySource`); the Idempotency-Key header if absent. */
+      source?: string;
+    }
   | { code: "invalid-idempotency-key"; detail: string }
   | { code: "request-too-large"; limitBytes: number }
   | { code: "idempotency-key-reused" }
@@ -35,7 +45,15 @@ export type GatewayProblem =
   | { code: "key-not-found" }
   // Any other path under the admin prefix, and any unexpected failure: still problem+json.
   | { code: "not-found" }
-  | { code: "internal-error" };
+  | { code: "internal-error" }
+  // Reconciling without the customer's key (README, "Reconciling an unknown outcome").
+  | { code: "key-hash-ambiguous" }
+  | { code: "record-not-unknown"; state: "in_flight" | "completed" }
+  | { code: "sharding-required" }
+  // A body the gateway must read (a key in it, or the `json` fingerprint) and cannot.
+  | { code: "malformed-body"; detail: string }
+  // A key sent without any of the headers that scope it to its caller (README, "The key").
+  | { code: "missing-scope"; headers: readonly string[] };
 
 /** The path prefix under which the gateway documents each problem `type` (see `admin.ts`). */
 export const PROBLEM_TYPE_PREFIX = "/__idempotency/problems/";
@@ -51,12 +69,12 @@ interface ProblemSpec {
 export const PROBLEM_SPECS: Readonly<Record<ProblemCode, ProblemSpec>> = Object.freeze({
   "missing-idempotency-key": {
     status: 400,
-    title: "Idempotency-Key header is required",
+    title: "An idempotency key is required",
     errorType: "idempotency_error",
   },
   "invalid-idempotency-key": {
     status: 400,
-    title: "Idempotency-Key header is invalid",
+    title: "The idempotency key is invalid",
     errorType: "idempotency_error",
   },
   "request-too-large": {
@@ -114,13 +132,39 @@ export const PROBLEM_SPECS: Readonly<Record<ProblemCode, ProblemSpec>> = Object.
     title: "The gateway failed unexpectedly",
     errorType: "api_error",
   },
+  "key-hash-ambiguous": {
+    status: 409,
+    title: "More than one record has this key hash",
+    errorType: "invalid_request_error",
+  },
+  "record-not-unknown": {
+    status: 409,
+    title: "Only a record whose outcome is unknown can be resolved",
+    errorType: "invalid_request_error",
+  },
+  // RFC 9110 §15.6.2: the server does not support the functionality required, as configured.
+  "sharding-required": {
+    status: 501,
+    title: "This admin operation needs sharded key storage",
+    errorType: "api_error",
+  },
+  "malformed-body": {
+    status: 400,
+    title: "The request body cannot be parsed",
+    errorType: "invalid_request_error",
+  },
+  "missing-scope": {
+    status: 400,
+    title: "A header that scopes the key to its caller is required",
+    errorType: "invalid_request_error",
+  },
 });
 
 /** The human-readable explanation of one problem, never containing a key, credential or body. */
 export function problemDetail(problem: GatewayProblem): string {
   switch (problem.code) {
     case "missing-idempotency-key":
-      return "This request must carry an Idempotency-Key header: a unique value (for example a UUID) per operation, reused on every retry of that operation.";
+      return `This request must carry an idempotency key in ${problem.source ?? "the Idempotency-Key header"}: a unique value (for example a UUID) per operation, reused on every retry of that operation.`;
     case "invalid-idempotency-key":
       return problem.detail;
     case "request-too-large":
@@ -140,19 +184,34 @@ export function problemDetail(problem: GatewayProblem): string {
     case "invalid-admin-request":
       return problem.detail;
     case "key-not-found":
-      return "No live record exists for this key and scope: it was never used, has expired or was purged.";
+      return "No live record exists for this key and scope (or key hash): it was never used, has expired or was purged.";
     case "not-found":
       return "The gateway has no endpoint at this path (under /__idempotency/, only the documented ones; the key endpoints only when ADMIN_TOKEN is set).";
     case "internal-error":
       return "The gateway failed unexpectedly; the failure is logged. If the request carried a key, retry with the same key.";
+    case "key-hash-ambiguous":
+      return "Two live records share this key hash, so it cannot say which one is meant. Name the record by its key and scope values instead.";
+    case "record-not-unknown":
+      return problem.state === "completed"
+        ? "This record already holds an answer, which its retries replay. Only a record whose outcome is unknown can be resolved."
+        : "This record's origin call may still be running. Only a record whose outcome is unknown can be resolved; look it up again once the call has ended.";
+    case "sharding-required":
+      return "With IDEMPOTENCY_SHARDS=0 (or IDEMPOTENCY_SHARDS_PREVIOUS=0) each key has its own coordinator object, named by the whole key identity: records cannot be listed or found by key hash. Name the record by its key and scope values.";
+    case "malformed-body":
+      return `${problem.detail} Nothing was forwarded and the key was not used.`;
+    case "missing-scope":
+      return `This request carries an idempotency key but none of the headers that scope a key to its caller (${problem.headers.join(", ")}), so its key would be shared with every other caller. Send your credential in one of them; nothing was forwarded.`;
   }
 }
 
 /** The problem+json document for a problem, with the Stripe-style `error` envelope. */
-export function problemDocument(problem: GatewayProblem): Record<string, unknown> {
+export function problemDocument(
+  problem: GatewayProblem,
+  dialect: ErrorDialect = "stripe",
+): Record<string, unknown> {
   const spec = PROBLEM_SPECS[problem.code];
   const detail = problemDetail(problem);
-  return {
+  const document: Record<string, unknown> = {
     type: PROBLEM_TYPE_PREFIX + problem.code,
     title: spec.title,
     status: spec.status,
@@ -162,11 +221,18 @@ export function problemDocument(problem: GatewayProblem): Record<string, unknown
     // take an error body for a resource (README, "Errors").
     error: { type: spec.errorType, code: problem.code, message: detail },
   };
+  // The route's API dialect adds members; the ones above always stay (error-dialects.ts).
+  const facts = { code: problem.code, status: spec.status, detail, errorType: spec.errorType };
+  for (const [name, value] of Object.entries(dialectMembers(dialect, facts))) {
+    if (!Object.hasOwn(document, name)) document[name] = value;
+  }
+  return document;
 }
 
 /**
  * Maps a problem to its HTTP response (RFC 9457 §3). `extraHeaders` carries e.g.
- * `Idempotent-Replayed` for a stored answer.
+ * `Idempotent-Replayed` for a stored answer; `dialect` adds the members of the route's API
+ * (`IDEMPOTENCY_ERROR_DIALECT`, error-dialects.ts).
  *
  * @example
  * problemResponse({ code: "idempotency-key-reused" }).status; // 422
@@ -174,6 +240,7 @@ export function problemDocument(problem: GatewayProblem): Record<string, unknown
 export function problemResponse(
   problem: GatewayProblem,
   extraHeaders: Iterable<[string, string]> = [],
+  dialect: ErrorDialect = "stripe",
 ): Response {
   const headers = new Headers(extraHeaders);
   headers.set("content-type", "application/problem+json");
@@ -186,7 +253,7 @@ export function problemResponse(
     // RFC 9110 §11.6.1: a 401 names the scheme it wants (RFC 6750 §3).
     headers.set("www-authenticate", 'Bearer realm="idempotency-gateway"');
   }
-  return new Response(JSON.stringify(problemDocument(problem)), {
+  return new Response(JSON.stringify(problemDocument(problem, dialect)), {
     status: PROBLEM_SPECS[problem.code].status,
     headers,
   });

@@ -1,11 +1,28 @@
 import { Hono, type Context } from "hono";
-import * as z from "zod/mini";
 import { isAdmin } from "./admin-auth";
+import { actorOf, audit, type AdminAudit } from "./admin-audit";
+import {
+  MAX_ADMIN_BODY_BYTES,
+  parseListQuery,
+  parseResolve,
+  parseTarget,
+  type Target,
+} from "./admin-requests";
+import { consoleResponse } from "./console";
+import { edgeReplays } from "./edge-replays";
+import { metricsFor } from "./metrics";
 import type { Config, ConfigResult } from "../config/config";
+import { settingsFor } from "../config/routes";
 import type { GatewayEnv } from "../env";
-import { parseIdempotencyKey } from "../core/idempotency-key";
+import { readBounded } from "../core/bounded-body";
+import { keyHashOf } from "../core/key-hash";
 import { keyIdentity } from "../core/key-identity";
+import { encodeCursor } from "../core/record-page";
 import { recordHolder } from "../coordinator/locate";
+import type { RecordView } from "../coordinator/protocol";
+import type { RecordSummary, ResolveResult } from "../coordinator/admin-protocol";
+import type { IdempotencyCoordinator } from "../coordinator/coordinator";
+import { findByKeyHash, readPage, recordObjects } from "../coordinator/record-finder";
 import {
   PROBLEM_SPECS,
   problemResponse,
@@ -17,17 +34,21 @@ import {
 export const ADMIN_PREFIX = "/__idempotency";
 
 type AdminEnv = { Bindings: GatewayEnv; Variables: { configResult: ConfigResult } };
+type AdminContext = Context<AdminEnv>;
+type Action = AdminAudit["action"];
+type Stub = DurableObjectStub<IdempotencyCoordinator>;
 
-/** Body of lookup and purge: the key as the client sent it, and the client's scope values. */
-const keyRequest = z.object({
-  key: z.string(),
-  scope: z._default(z.record(z.string(), z.string()), {}),
-  includeResponse: z._default(z.boolean(), false),
-});
+/** An authorised admin call: the configuration, who made it, and how to record what came of it. */
+interface Call {
+  config: Config;
+  /** Logs and counts the outcome (with the operator's actor hash), and answers `response`. */
+  finish(response: Response, line: Omit<AdminAudit, "action" | "status" | "actor">): Response;
+}
 
 /**
  * Routes of the admin prefix: health, the problem type documents, and — only when the
- * `ADMIN_TOKEN` secret is set — key lookup and purge. Unknown paths are `404`.
+ * `ADMIN_TOKEN` secret is set — the key endpoints and the operator console (README, "Operating
+ * it"). Unknown paths are `404`.
  */
 export function adminRoutes(): Hono<AdminEnv> {
   const admin = new Hono<AdminEnv>();
@@ -48,91 +69,280 @@ export function adminRoutes(): Hono<AdminEnv> {
     return c.json({ code, status: spec.status, title: spec.title, errorType: spec.errorType });
   });
 
-  admin.post("/keys/:action{lookup|purge}", async (c) => {
-    const token = c.env.ADMIN_TOKEN;
-    // Without the secret, the endpoints do not exist (README, "Operating it").
-    if (token === undefined || token === "") return problemResponse({ code: "not-found" });
-    const action = c.req.param("action") as "lookup" | "purge";
-    const audit = (result: string, keyHash?: string) =>
-      console.log(JSON.stringify({ event: "admin", action, result, keyHash }));
-    if (!(await isAdmin(c.req.header("authorization") ?? null, token))) {
-      audit("unauthorized");
-      return problemResponse({ code: "admin-unauthorized" });
-    }
-    const result = c.get("configResult");
-    if (!result.ok) return problemResponse({ code: "invalid-configuration", ...result.error });
-    const target = await resolveKey(c, result.config);
-    if ("problem" in target) {
-      audit("invalid");
-      return problemResponse(target.problem);
-    }
-    const stub = await recordHolder(c.env.COORDINATOR, target.identity, result.config);
-    const keyHash = target.identity.slice(0, 32);
-    if (action === "lookup") {
-      const record = await stub.lookup(target.identity, target.includeResponse);
-      audit(record === null ? "not-found" : "found", keyHash);
-      if (record === null) return problemResponse({ code: "key-not-found" });
-      const { response, ...view } = record;
-      return c.json({
-        keyHash,
-        ...view,
-        createdAt: new Date(view.createdAt).toISOString(),
-        expiresAt: new Date(view.expiresAt).toISOString(),
-        ...(response !== undefined
-          ? {
-              response: {
-                status: response.status,
-                headers: response.headers,
-                bodyBase64: toBase64(new Uint8Array(response.body)),
-              },
-            }
-          : {}),
+  // The page holds no secret: the operator pastes the token, and every call it makes is
+  // authorised like any other. Like the API, it does not exist without the secret.
+  admin.get("/console", (c) => (adminToken(c) === null ? notFound() : consoleResponse()));
+
+  admin.get("/keys", async (c) => {
+    const call = await authorize(c, "list");
+    if (call instanceof Response) return call;
+    const query = parseListQuery(new URL(c.req.url).searchParams);
+    if (!query.ok) return call.finish(invalid(query.detail), { result: "invalid" });
+    const objects = recordObjects(call.config);
+    if (objects === null) {
+      return call.finish(problemResponse({ code: "sharding-required" }), {
+        result: "unsupported",
       });
     }
-    const outcome = await stub.purge(target.identity);
-    audit(outcome, keyHash);
-    if (outcome === "absent") return problemResponse({ code: "key-not-found" });
-    if (outcome === "in-flight") {
-      return problemResponse({ code: "request-in-progress", retryAfterSeconds: 1 });
+    const { state, limit, cursor } = query.value;
+    if (cursor !== null && (cursor.state !== state || cursor.mapping !== objects.mapping)) {
+      const detail =
+        "cursor: it continues another listing (another state, or the key mapping has changed since); list again without it.";
+      return call.finish(invalid(detail), { result: "invalid" });
     }
-    return c.json({ keyHash, purged: true });
+    const page = await readPage(c.env.COORDINATOR, objects, { state, limit, cursor });
+    return call.finish(
+      json({
+        records: page.records.map(summaryJson),
+        cursor: page.cursor === null ? null : encodeCursor(page.cursor),
+      }),
+      { result: "listed" },
+    );
+  });
+
+  admin.post("/keys/:action{lookup|purge|resolve}", async (c) => {
+    const action = c.req.param("action") as "lookup" | "purge" | "resolve";
+    const call = await authorize(c, action);
+    if (call instanceof Response) return call;
+    const body = await readJson(c);
+    if (!body.ok) return call.finish(body.response, { result: "invalid" });
+
+    if (action === "resolve") return resolve(c, call, body.json);
+    const request = parseTarget(body.json);
+    if (!request.ok) return call.finish(invalid(request.detail), { result: "invalid" });
+    const found = await locate(c, call.config, request.value.target);
+    if (found.kind === "refused") return call.finish(found.response, { result: found.result });
+    const { identity, stub } = found;
+    const keyHash = keyHashOf(identity);
+
+    if (action === "lookup") {
+      // RPC's declared return types widen tuples ([name, value] becomes string[]); the value is
+      // the coordinator's own `RecordView`.
+      const view = (await stub.lookup(
+        identity,
+        request.value.includeResponse,
+      )) as RecordView | null;
+      if (view === null) return call.finish(keyNotFound(), { result: "not-found", keyHash });
+      return call.finish(json(viewJson(identity, view)), { result: "found", keyHash });
+    }
+    const outcome = await stub.purge(identity);
+    // This isolate stops replaying the answer at once; others within their edge replay bound.
+    if (outcome === "purged") edgeReplays.forget(identity);
+    if (outcome === "absent") return call.finish(keyNotFound(), { result: "not-found", keyHash });
+    if (outcome === "in-flight") {
+      const refused = problemResponse({ code: "request-in-progress", retryAfterSeconds: 1 });
+      return call.finish(refused, { result: "in-flight", keyHash, state: "in_flight" });
+    }
+    return call.finish(json({ keyHash, purged: true }), {
+      result: "purged",
+      keyHash,
+      state: "none",
+    });
   });
 
   return admin;
 }
 
-async function resolveKey(
-  c: Context<AdminEnv>,
-  config: Config,
-): Promise<{ identity: string; includeResponse: boolean } | { problem: GatewayProblem }> {
-  let json: unknown;
-  try {
-    json = await c.req.json();
-  } catch {
-    return invalid('The body must be JSON: { "key": "…", "scope": { … } }.');
+/**
+ * Stores the answer an operator confirmed at the origin as the record's answer (README,
+ * "Reconciling an unknown outcome"), under the limits an origin answer of the record's route gets.
+ */
+async function resolve(c: AdminContext, call: Call, body: unknown): Promise<Response> {
+  const request = parseResolve(body);
+  if (!request.ok) return call.finish(invalid(request.detail), { result: "invalid" });
+  const found = await locate(c, call.config, request.value.target);
+  if (found.kind === "refused") return call.finish(found.response, { result: found.result });
+  const { identity, stub } = found;
+  const keyHash = keyHashOf(identity);
+  const current = await stub.lookup(identity);
+  if (current === null) return call.finish(keyNotFound(), { result: "not-found", keyHash });
+  const { response } = request.value;
+  // The record's route decides, as it did for the origin's answer; records older than the path
+  // column fall under the global settings.
+  const settings =
+    current.path === null || current.path === undefined
+      ? call.config
+      : settingsFor(call.config, current.path);
+  if (settings.retryStatuses.includes(response.status)) {
+    const detail = `response.status: ${response.status} is in IDEMPOTENCY_RETRY_STATUSES, which means nothing happened at the origin and releases the key. Purge the record instead.`;
+    return call.finish(invalid(detail), { result: "invalid", keyHash });
   }
-  const body = keyRequest.safeParse(json);
-  if (!body.success) {
-    const issue = body.error.issues[0];
-    return invalid(`${issue?.path.join(".") || "body"}: ${issue?.message ?? "is invalid"}`);
+  if (response.body.byteLength > settings.maxResponseBytes) {
+    const detail = `response body: ${response.body.byteLength} bytes, over IDEMPOTENCY_MAX_RESPONSE_BYTES (${settings.maxResponseBytes}) for this record's route.`;
+    return call.finish(invalid(detail), { result: "invalid", keyHash });
   }
-  const parsed = parseIdempotencyKey(body.data.key);
-  if (parsed.kind !== "key") {
-    return invalid(parsed.kind === "invalid" ? parsed.reason : "key must not be empty");
+  // As for lookup: the value is the coordinator's own `ResolveResult`, its tuples widened by RPC.
+  const result = (await stub.resolve(identity, response)) as ResolveResult;
+  switch (result.kind) {
+    case "absent":
+      return call.finish(keyNotFound(), { result: "not-found", keyHash });
+    case "not-unknown":
+      return call.finish(problemResponse({ code: "record-not-unknown", state: result.state }), {
+        result: "not-unknown",
+        keyHash,
+        state: result.state,
+      });
+    case "resolved":
+      edgeReplays.forget(identity);
+      return call.finish(json(viewJson(identity, result.view)), {
+        result: "resolved",
+        keyHash,
+        state: result.view.state,
+      });
   }
-  const scope = new Map(
-    Object.entries(body.data.scope).map(([name, value]) => [name.toLowerCase(), value]),
-  );
-  const identity = await keyIdentity(
-    config.scopeHeaders,
-    (name) => scope.get(name) ?? null,
-    parsed.key,
-  );
-  return { identity, includeResponse: body.data.includeResponse };
 }
 
-function invalid(detail: string): { problem: GatewayProblem } {
-  return { problem: { code: "invalid-admin-request", detail } };
+/**
+ * Checks the admin token and the configuration. Without the secret the endpoints do not exist
+ * (`404`); a wrong or missing token is `401`, logged and counted.
+ */
+async function authorize(c: AdminContext, action: Action): Promise<Call | Response> {
+  const token = adminToken(c);
+  if (token === null) return notFound();
+  const metrics = metricsFor(c.env.METRICS);
+  if (!(await isAdmin(c.req.header("authorization") ?? null, token))) {
+    const response = problemResponse({ code: "admin-unauthorized" });
+    audit({ action, result: "unauthorized", status: response.status }, metrics);
+    return response;
+  }
+  const result = c.get("configResult");
+  if (!result.ok) return problemResponse({ code: "invalid-configuration", ...result.error });
+  const actor = await actorOf(token);
+  return {
+    config: result.config,
+    finish(response, line) {
+      audit({ action, status: response.status, actor, ...line }, metrics);
+      return response;
+    },
+  };
+}
+
+/** The record a target names, and the object that holds it; or the answer refusing it. */
+type Located =
+  | { kind: "found"; identity: string; stub: Stub }
+  | { kind: "refused"; response: Response; result: string };
+
+async function locate(c: AdminContext, config: Config, target: Target): Promise<Located> {
+  if (target.by === "key") {
+    const identity = await keyIdentity(
+      config.scopeHeaders,
+      (name) => target.scope.get(name) ?? null,
+      target.key,
+    );
+    const stub = await recordHolder(c.env.COORDINATOR, identity, config);
+    return { kind: "found", identity, stub };
+  }
+  const match = await findByKeyHash(c.env.COORDINATOR, config, target.keyHash);
+  switch (match.kind) {
+    case "found":
+      return match;
+    case "absent":
+      return { kind: "refused", response: keyNotFound(), result: "not-found" };
+    case "ambiguous":
+      return {
+        kind: "refused",
+        response: problemResponse({ code: "key-hash-ambiguous" }),
+        result: "ambiguous",
+      };
+    case "unsupported":
+      return {
+        kind: "refused",
+        response: problemResponse({ code: "sharding-required" }),
+        result: "unsupported",
+      };
+  }
+}
+
+/** The request body as JSON, read under `MAX_ADMIN_BODY_BYTES`. */
+async function readJson(
+  c: AdminContext,
+): Promise<{ ok: true; json: unknown } | { ok: false; response: Response }> {
+  const bytes = await readBounded(
+    c.req.raw.body,
+    c.req.header("content-length") ?? null,
+    MAX_ADMIN_BODY_BYTES,
+    { drain: true },
+  );
+  if (bytes === null) {
+    const response = problemResponse({
+      code: "request-too-large",
+      limitBytes: MAX_ADMIN_BODY_BYTES,
+    });
+    return { ok: false, response };
+  }
+  try {
+    return { ok: true, json: JSON.parse(new TextDecoder().decode(bytes)) };
+  } catch {
+    const detail = 'The body must be JSON: { "keyHash": "…" }, or { "key": "…", "scope": { … } }.';
+    return { ok: false, response: invalid(detail) };
+  }
+}
+
+function adminToken(c: AdminContext): string | null {
+  const token = c.env.ADMIN_TOKEN;
+  return token === undefined || token === "" ? null : token;
+}
+
+/** A record as listed: the fields the README names, and never a body, header or credential. */
+function summaryJson(record: RecordSummary): Record<string, unknown> {
+  return {
+    keyHash: keyHashOf(record.identity),
+    state: record.state,
+    method: record.method,
+    path: record.path,
+    createdAt: new Date(record.createdAt).toISOString(),
+    expiresAt: new Date(record.expiresAt).toISOString(),
+    status: record.status,
+    detail: record.detail,
+  };
+}
+
+/** A record as looked up, purged or resolved; the stored answer only when asked for. */
+function viewJson(identity: string, view: RecordView): Record<string, unknown> {
+  const { response } = view;
+  return {
+    keyHash: keyHashOf(identity),
+    state: view.state,
+    fingerprint: view.fingerprint,
+    method: view.method ?? null,
+    path: view.path ?? null,
+    status: view.status,
+    bodyBytes: view.bodyBytes,
+    createdAt: new Date(view.createdAt).toISOString(),
+    expiresAt: new Date(view.expiresAt).toISOString(),
+    detail: view.detail,
+    resolvedAt:
+      view.resolvedAt === null || view.resolvedAt === undefined
+        ? null
+        : new Date(view.resolvedAt).toISOString(),
+    ...(response !== undefined
+      ? {
+          response: {
+            status: response.status,
+            headers: response.headers,
+            bodyBase64: toBase64(new Uint8Array(response.body)),
+          },
+        }
+      : {}),
+  };
+}
+
+function json(body: unknown): Response {
+  return new Response(JSON.stringify(body), {
+    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  });
+}
+
+function invalid(detail: string): Response {
+  return problemResponse({ code: "invalid-admin-request", detail } satisfies GatewayProblem);
+}
+
+function keyNotFound(): Response {
+  return problemResponse({ code: "key-not-found" });
+}
+
+function notFound(): Response {
+  return problemResponse({ code: "not-found" });
 }
 
 function toBase64(bytes: Uint8Array): string {

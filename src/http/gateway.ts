@@ -10,16 +10,20 @@ import {
   type Streamed,
 } from "../coordinator/protocol";
 import { readBounded } from "../core/bounded-body";
-import { fingerprint } from "../core/fingerprint";
-import { REPLAYED_HEADER } from "../core/header-names";
-import { parseIdempotencyKey } from "../core/idempotency-key";
+import { comparedBody, fingerprintOf } from "../core/fingerprint";
+import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from "../core/header-names";
+import type { KeyParseResult } from "../core/idempotency-key";
 import { keyIdentity } from "../core/key-identity";
+import { describeKeySource, keyFromHeader, keyFromJson, type KeySource } from "../core/key-source";
 import { originHeaders, originTarget } from "../core/origin-request";
+import type { ErrorDialect } from "../core/error-dialects";
 import { problemResponse, type GatewayProblem } from "../core/problems";
+import { parseBody, type RequestBody } from "../core/request-body";
 import { toResponse } from "../core/stored-response";
 import { logRequest, type RequestLog } from "./log";
 import type { Metrics } from "./metrics";
 import { invalidConfiguration } from "./config-problem";
+import { edgeReplays, type EdgeLookup } from "./edge-replays";
 import { passThrough } from "./pass-through";
 
 /** What the gateway needs from its environment to handle a request. */
@@ -34,14 +38,18 @@ export interface GatewayDeps {
 }
 
 /**
- * Handles one request to the origin's API: pass-through for uncovered requests, the idempotency
- * protocol for covered ones.
+ * Handles one request to the origin's API: pass-through for uncovered requests (and routes
+ * without a key), the idempotency protocol for covered ones: the key from the route's source
+ * (`IDEMPOTENCY_KEY_FROM`), its scope, the body under its limit, the fingerprint in the route's
+ * mode (`IDEMPOTENCY_FINGERPRINT`), then one call to the key's coordinator.
  */
 export async function handleApiRequest(request: Request, deps: GatewayDeps): Promise<Response> {
   const { config } = deps;
   const url = new URL(request.url);
   const settings = settingsFor(config, url.pathname);
-  if (!settings.methods.has(request.method)) {
+  const source = settings.keySource;
+  // A route whose key source is `none` has no key: like an uncovered method, proxied untouched.
+  if (!settings.methods.has(request.method) || source.kind === "none") {
     return passThrough(request, config.originUrl, deps.hop);
   }
   const started = Date.now();
@@ -50,33 +58,85 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     if (config.requestLogs) logRequest(line);
     deps.metrics.count(line);
   };
-  const refuse = (outcome: "invalid" | "too-large" | "missing-key", problem: GatewayProblem) => {
-    const response = problemResponse(problem);
+  const refuse = (outcome: RefusalOutcome, problem: GatewayProblem) => {
+    const response = problemResponse(problem, [], settings.errorDialect);
     report({ outcome, method, status: response.status, gatewayMs: Date.now() - started });
     return response;
   };
+  /**
+   * The key, or the answer to a request without a usable one. `body`: the buffered body once it
+   * has been read (the request's own stream is used up by then).
+   */
+  const accept = (
+    parsed: KeyParseResult,
+    body?: Uint8Array,
+  ): string | Response | Promise<Response> => {
+    if (parsed.kind === "missing") {
+      if (!settings.keyRequired) {
+        const untouched = body === undefined ? request : withBody(request, body);
+        return passThrough(untouched, config.originUrl, deps.hop);
+      }
+      const problem: GatewayProblem = {
+        code: "missing-idempotency-key",
+        source: describeKeySource(source),
+      };
+      return refuse("missing-key", problem);
+    }
+    if (parsed.kind === "invalid") {
+      const problem: GatewayProblem = { code: "invalid-idempotency-key", detail: parsed.reason };
+      return refuse("invalid", problem);
+    }
+    // Without a scope header, the key would share one scope with every caller that sends none.
+    if (!hasScope(config.scopeHeaders, request.headers)) {
+      const problem: GatewayProblem = { code: "missing-scope", headers: config.scopeHeaders };
+      return refuse("missing-scope", problem);
+    }
+    return parsed.key;
+  };
+  /** The body, buffered under the limit and parsed where the route needs it, or the refusal. */
+  const readBody = async (): Promise<RequestBody | Response> => {
+    const bytes = await readBounded(
+      request.body,
+      request.headers.get("content-length"),
+      settings.maxBodyBytes,
+      { drain: true },
+    );
+    if (bytes === null) {
+      return refuse("too-large", { code: "request-too-large", limitBytes: settings.maxBodyBytes });
+    }
+    const read = parseBody(bytes, request.headers.get("content-type"), {
+      parseJson: source.kind === "json" || settings.fingerprintMode === "json",
+    });
+    if (read.ok) return read.body;
+    return refuse("malformed-body", {
+      code: "malformed-body",
+      detail: `The request body cannot be parsed as JSON (RFC 8259): ${read.reason}.`,
+    });
+  };
 
-  const parsed = parseIdempotencyKey(request.headers.get("idempotency-key"));
-  if (parsed.kind === "missing") {
-    if (!settings.keyRequired) return passThrough(request, config.originUrl, deps.hop);
-    return refuse("missing-key", { code: "missing-idempotency-key" });
-  }
-  if (parsed.kind === "invalid") {
-    return refuse("invalid", { code: "invalid-idempotency-key", detail: parsed.reason });
-  }
-  const body = await readBounded(
-    request.body,
-    request.headers.get("content-length"),
-    settings.maxBodyBytes,
-    { drain: true },
-  );
-  if (body === null) {
-    return refuse("too-large", { code: "request-too-large", limitBytes: settings.maxBodyBytes });
+  // A key in a header is checked before the body is read; a key in the body, after.
+  let key: string;
+  let body: RequestBody | Response;
+  if (source.kind === "header") {
+    const accepted = accept(keyFromHeader(source, request.headers.get(source.field)));
+    if (typeof accepted !== "string") return accepted;
+    key = accepted;
+    body = await readBody();
+    if (body instanceof Response) return body;
+  } else {
+    body = await readBody();
+    if (body instanceof Response) return body;
+    const accepted = accept(keyFromJson(source, body.json?.value), body.bytes);
+    if (typeof accepted !== "string") return accepted;
+    key = accepted;
   }
 
   const [identity, print] = await Promise.all([
-    keyIdentity(config.scopeHeaders, (name) => request.headers.get(name), parsed.key),
-    fingerprint({ method, path: url.pathname, query: url.search.slice(1), body }),
+    keyIdentity(config.scopeHeaders, (name) => request.headers.get(name), key),
+    fingerprintOf(
+      { method, path: url.pathname, query: url.search.slice(1) },
+      comparedBody(settings.fingerprintMode, body),
+    ),
   ]);
   const command: ExecuteCommand = {
     identity,
@@ -84,18 +144,44 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     request: {
       url: originTarget(config.originUrl, url),
       method,
-      headers: originHeaders(request.headers, deps.hop, parsed.key),
-      body: request.body === null ? null : body,
+      // The key reaches the origin where the client put it: `Idempotency-Key` in its bare form
+      // (the one Stripe-style APIs parse); another header, or the body, exactly as sent.
+      headers: originHeaders(request.headers, deps.hop, barePlaced(source) ? key : undefined),
+      body: request.body === null ? null : body.bytes,
     },
     policy: policyOf(settings, config.originUrl),
+    // Kept with the record for operators; the query may carry customer data and is left out.
+    path: url.pathname,
   };
 
   const refused = await checkMapping(deps.coordinators, config, started);
   if (refused !== null) return invalidConfiguration(refused);
+  const edgeMs = config.edgeReplaySeconds * 1000;
+  const seen = edgeMs > 0 ? edgeReplays.lookup(identity, print, started) : null;
+  if (seen !== null && seen.kind !== "miss") {
+    const response = toHttp(edgeReply(seen), settings.errorDialect);
+    report({
+      outcome: seen.kind === "replay" ? "replayed" : "mismatch",
+      keyHash: identity.slice(0, 32),
+      method,
+      status: response.status,
+      gatewayMs: Date.now() - started,
+      edge: true,
+    });
+    return response;
+  }
   const pending = execute(deps.coordinators, config, command);
   deps.waitUntil(pending);
   const answer = await pending;
-  const response = toHttp(answer);
+  if (edgeMs > 0 && answer.kind === "response" && answer.storedUntil !== undefined) {
+    const { body } = answer.response;
+    // Only small answers come as bytes (larger ones are streamed, and not kept at the edge).
+    if (body instanceof Uint8Array) {
+      const until = Math.min(answer.storedUntil, started + edgeMs);
+      edgeReplays.remember(identity, print, { ...answer.response, body: body.slice() }, until);
+    }
+  }
+  const response = toHttp(answer, settings.errorDialect);
   report({
     outcome: answer.outcome,
     keyHash: identity.slice(0, 32),
@@ -108,6 +194,32 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     ...(answer.originMs !== undefined ? { originMs: answer.originMs } : {}),
   });
   return response;
+}
+
+/** The log outcome of a request the Worker refuses itself, before any coordinator call. */
+type RefusalOutcome = "invalid" | "too-large" | "missing-key" | "malformed-body" | "missing-scope";
+
+/**
+ * Whether the request carries a non-empty value of at least one scope header, or no scope
+ * header is configured (one global scope, chosen explicitly). `Headers.get` trims the value, so
+ * a field of only whitespace counts as absent.
+ */
+function hasScope(scopeHeaders: readonly string[], headers: Headers): boolean {
+  return scopeHeaders.length === 0 || scopeHeaders.some((name) => (headers.get(name) ?? "") !== "");
+}
+
+/** Whether the key travels as `Idempotency-Key`, which the origin receives in its bare form. */
+function barePlaced(source: KeySource): boolean {
+  return source.kind === "header" && source.field === IDEMPOTENCY_KEY_HEADER.toLowerCase();
+}
+
+/** The request with its body replaced by the bytes already read from it (same method, headers). */
+function withBody(request: Request, body: Uint8Array): Request {
+  return new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    body: request.body === null ? null : body,
+  });
 }
 
 /**
@@ -135,7 +247,26 @@ function isRetryable(error: unknown): boolean {
   return flags.retryable === true && flags.overloaded !== true;
 }
 
-function toHttp(answer: Streamed<FinalReply>): Response {
+/** What the coordinator would answer for a completed record this isolate has kept. */
+function edgeReply(seen: Exclude<EdgeLookup, { kind: "miss" }>): FinalReply {
+  if (seen.kind === "mismatch") {
+    return {
+      kind: "problem",
+      outcome: "mismatch",
+      replayed: false,
+      problem: { code: "idempotency-key-reused" },
+    };
+  }
+  // A copy per answer: the kept bytes serve every later replay.
+  const response = { ...seen.response, body: seen.response.body.slice() };
+  return { kind: "response", outcome: "replayed", replayed: true, response };
+}
+
+function toHttp(answer: Streamed<FinalReply>, dialect: ErrorDialect): Response {
   if (answer.kind === "response") return toResponse(answer.response, answer.replayed);
-  return problemResponse(answer.problem, answer.replayed ? [[REPLAYED_HEADER, "true"]] : []);
+  return problemResponse(
+    answer.problem,
+    answer.replayed ? [[REPLAYED_HEADER, "true"]] : [],
+    dialect,
+  );
 }

@@ -2,7 +2,7 @@ import type { Outcome } from "../coordinator/protocol";
 
 /** The one structured line logged per covered request (README, "Operating it"). */
 export interface RequestLog {
-  outcome: Outcome | "invalid" | "too-large" | "missing-key";
+  outcome: Outcome | "invalid" | "too-large" | "missing-key" | "malformed-body" | "missing-scope";
   /** The first 32 hex digits of the key identity (a hash of scope values and key), if known. */
   keyHash?: string;
   method: string;
@@ -10,6 +10,8 @@ export interface RequestLog {
   originStatus?: number;
   gatewayMs: number;
   originMs?: number;
+  /** Answered from this isolate's memory, without the coordinator (docs/adr/0008). */
+  edge?: true;
 }
 
 /**

@@ -1,17 +1,28 @@
 import type { RequestLog } from "./log";
 
+/** One admin action, for counting: which endpoint, what came of it, the HTTP status. */
+export interface AdminCount {
+  action: "list" | "lookup" | "purge" | "resolve";
+  /** e.g. `purged`, `resolved`, `not-found`, `unauthorized`, `invalid`. */
+  result: string;
+  status: number;
+}
+
 /** Where per-request counters go. Tests pass a spy through the same door. */
 export interface Metrics {
   count(line: RequestLog): void;
+  /** Counts one call of the admin key endpoints (README, "Operating it"). */
+  countAdmin(event: AdminCount): void;
 }
 
-const NO_METRICS: Metrics = { count: () => undefined };
+const NO_METRICS: Metrics = { count: () => undefined, countAdmin: () => undefined };
 
 /**
  * Counters in Workers Analytics Engine when a dataset is bound (`METRICS`), a no-op otherwise.
  * One data point per covered request: the outcome is the index (so queries can sample by it),
- * blobs carry outcome and method, doubles carry status, origin status and durations. Nothing
- * that identifies a key or a caller is written.
+ * blobs carry outcome and method, doubles carry status, origin status and durations. One data
+ * point per admin call: the index is `admin`, blobs carry `admin`, the action and its result, the
+ * double is the status. Nothing that identifies a key, a caller or an operator is written.
  *
  * @example
  * metricsFor(env.METRICS).count({ outcome: "replayed", method: "POST", status: 201, gatewayMs: 1 });
@@ -25,6 +36,13 @@ export function metricsFor(dataset: AnalyticsEngineDataset | undefined): Metrics
         indexes: [line.outcome],
         blobs: [line.outcome, line.method],
         doubles: [line.status, line.originStatus ?? 0, line.gatewayMs, line.originMs ?? 0],
+      });
+    },
+    countAdmin(event) {
+      dataset.writeDataPoint({
+        indexes: ["admin"],
+        blobs: ["admin", event.action, event.result],
+        doubles: [event.status],
       });
     },
   };

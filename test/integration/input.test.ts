@@ -99,7 +99,11 @@ describe("a request body over IDEMPOTENCY_MAX_BODY_BYTES", () => {
     });
     const response = await gateway(
       "/v1/charges",
-      { method: "POST", headers: { "idempotency-key": key }, body: stream },
+      {
+        method: "POST",
+        headers: { authorization: "Bearer sk_test_a", "idempotency-key": key },
+        body: stream,
+      },
       { IDEMPOTENCY_MAX_BODY_BYTES: "16" },
     );
     expect(response.status).toBe(413);
@@ -142,6 +146,63 @@ describe("the key's scope", () => {
     await post("/v1/charges", key, { vars, headers: { authorization: "Bearer sk_a" } });
     const b = await post("/v1/charges", key, { vars, headers: { authorization: "Bearer sk_b" } });
     expect(b.headers.get("idempotent-replayed")).toBe("true");
+  });
+
+  it("refuses a key sent without any scope header: 400 missing-scope naming the headers, nothing forwarded, the key unused", async () => {
+    const key = newKey();
+    const unscoped = await gateway("/v1/charges", {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": key },
+      body: '{"amount":1000}',
+    });
+    expect(unscoped.status).toBe(400);
+    const problem = await problemOf(unscoped);
+    expect(problem.code).toBe("missing-scope");
+    expect(problem.error).toMatchObject({ type: "invalid_request_error", code: "missing-scope" });
+    expect(String(problem.detail)).toContain("(authorization)");
+    expect(await originRequests(key)).toHaveLength(0);
+    expect((await post("/v1/charges", key)).status).toBe(201);
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
+  it("counts an empty scope header as none: 400 missing-scope", async () => {
+    const key = newKey();
+    const response = await post("/v1/charges", key, { headers: { authorization: "" } });
+    expect(response.status).toBe(400);
+    expect((await problemOf(response)).code).toBe("missing-scope");
+    expect(await originRequests(key)).toHaveLength(0);
+  });
+
+  it("accepts any one of the configured scope headers, naming them all when none is sent", async () => {
+    const vars = { IDEMPOTENCY_SCOPE_HEADERS: "authorization, x-api-key" };
+    const key = newKey();
+    // Adyen's SDKs send only X-API-Key.
+    const adyen = await post("/v1/charges", key, {
+      vars,
+      headers: { authorization: "", "x-api-key": "AQE_test" },
+    });
+    expect(adyen.status).toBe(201);
+    const none = await post("/v1/charges", newKey(), { vars, headers: { authorization: "" } });
+    expect(String((await problemOf(none)).detail)).toContain("(authorization, x-api-key)");
+  });
+
+  it("does NOT refuse a request without a scope header when IDEMPOTENCY_SCOPE_HEADERS is empty", async () => {
+    const key = newKey();
+    const response = await post("/v1/charges", key, {
+      vars: { IDEMPOTENCY_SCOPE_HEADERS: "" },
+      headers: { authorization: "" },
+    });
+    expect(response.status).toBe(201);
+  });
+
+  it("does NOT refuse a request without a key or a scope header when keys are optional: it is proxied", async () => {
+    const marker = newKey();
+    const response = await post("/v1/charges", null, {
+      vars: { IDEMPOTENCY_KEY_REQUIRED: "false" },
+      headers: { authorization: "", "x-marker": marker },
+    });
+    expect(response.status).toBe(201);
+    expect(await originRequests(marker)).toHaveLength(1);
   });
 });
 

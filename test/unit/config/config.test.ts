@@ -71,6 +71,26 @@ const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
     "TRUE",
     "False",
   ],
+  IDEMPOTENCY_KEY_FROM: [
+    ...GENERALLY_INVALID,
+    "abc",
+    "header",
+    "header:",
+    "header:Bad Name",
+    "header:x:y",
+    "header:Connection",
+    "header:Transfer-Encoding",
+    "header:Idempotency-Gateway-Hop",
+    "Header:Idempotency-Key",
+    "json",
+    "json:",
+    "json:idempotency_key",
+    "json:/a~2",
+    "json:/a~",
+    "NONE",
+    "none ",
+  ],
+  IDEMPOTENCY_FINGERPRINT: [...GENERALLY_INVALID, "abc", "JSON", "Bytes", "jcs", "json,bytes"],
   IDEMPOTENCY_TTL_SECONDS: [
     ...GENERALLY_INVALID,
     "abc",
@@ -110,6 +130,15 @@ const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
     "429,429",
     "429,,503",
     "429;503",
+    // Classes: only 4xx and 5xx, never overlapping a status they hold.
+    "1xx",
+    "2xx",
+    "3xx",
+    "6xx",
+    "4xxx",
+    "x5xx",
+    "4xx,429",
+    "5xx,5XX",
   ],
   IDEMPOTENCY_MAX_BODY_BYTES: [
     ...GENERALLY_INVALID,
@@ -131,6 +160,21 @@ const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
   // "64" equals the default IDEMPOTENCY_SHARDS: a migration from a count to itself is refused.
   IDEMPOTENCY_SHARDS_PREVIOUS: ["  ", "abc", "-1", "1.5", "4097", "64"],
   IDEMPOTENCY_REQUEST_LOGS: [...GENERALLY_INVALID, "1", "yes", "TRUE", "off"],
+  IDEMPOTENCY_EDGE_REPLAY_SECONDS: [...GENERALLY_INVALID, "abc", "-1", "1.5", "301"],
+  IDEMPOTENCY_ERROR_DIALECT: [...GENERALLY_INVALID, "Stripe", "braintree", "paypal,square"],
+  IDEMPOTENCY_LOCATION_HINT: ["  ", "mars", "ENAM", "enam,weur", "us-east-1"],
+  IDEMPOTENCY_JURISDICTION: ["  ", "de", "EU", "eu,us"],
+  // "v1/shards=64" is the default mapping itself: a migration from a mapping to itself is refused.
+  IDEMPOTENCY_MAPPING_PREVIOUS: [
+    "  ",
+    "abc",
+    "v1/shards=64",
+    "v2/shards=4",
+    "v1/shards=04",
+    "v1/shards=4097",
+    "v1/shards=4/hint=mars",
+    "v1/shards=4/hint=enam/jurisdiction=eu",
+  ],
 };
 
 /** Variables for which "" (and whitespace) is a valid value: an empty list. */
@@ -139,6 +183,9 @@ const EMPTY_ALLOWED: readonly Variable[] = [
   "IDEMPOTENCY_RETRY_STATUSES",
   "IDEMPOTENCY_ROUTES",
   "IDEMPOTENCY_SHARDS_PREVIOUS",
+  "IDEMPOTENCY_LOCATION_HINT",
+  "IDEMPOTENCY_JURISDICTION",
+  "IDEMPOTENCY_MAPPING_PREVIOUS",
 ];
 
 const INVALID_CASES: [Variable, string][] = (Object.keys(INVALID_VALUES) as Variable[]).flatMap(
@@ -167,6 +214,12 @@ describe("parseConfig", () => {
       expect(config.maxResponseBytes).toBe(10_485_760);
       expect(config.shards).toBe(64);
       expect(config.previousShards).toBeNull();
+      expect(config.keySource).toEqual({
+        kind: "header",
+        name: "Idempotency-Key",
+        field: "idempotency-key",
+      });
+      expect(config.fingerprintMode).toBe("bytes");
     });
 
     it("has exactly the variables of the contract's table, plus the documented extras", () => {
@@ -175,6 +228,8 @@ describe("parseConfig", () => {
           "ORIGIN_URL",
           "IDEMPOTENCY_METHODS",
           "IDEMPOTENCY_KEY_REQUIRED",
+          "IDEMPOTENCY_KEY_FROM",
+          "IDEMPOTENCY_FINGERPRINT",
           "IDEMPOTENCY_TTL_SECONDS",
           "IDEMPOTENCY_SCOPE_HEADERS",
           "IDEMPOTENCY_CONCURRENCY",
@@ -186,7 +241,12 @@ describe("parseConfig", () => {
           "IDEMPOTENCY_SHARDS",
           "IDEMPOTENCY_SHARDS_PREVIOUS",
           "IDEMPOTENCY_REQUEST_LOGS",
+          "IDEMPOTENCY_EDGE_REPLAY_SECONDS",
           "IDEMPOTENCY_ROUTES",
+          "IDEMPOTENCY_ERROR_DIALECT",
+          "IDEMPOTENCY_LOCATION_HINT",
+          "IDEMPOTENCY_JURISDICTION",
+          "IDEMPOTENCY_MAPPING_PREVIOUS",
         ].sort(),
       );
     });
@@ -317,7 +377,7 @@ describe("parseConfig", () => {
       expect(detail).toMatch(/4xx or 5xx/);
     });
 
-    it.each(["IDEMPOTENCY_SHARDS_NEXT", "IDEMPOTENCY_KEY_FROM", "IDEMPOTENCY_TTL"])(
+    it.each(["IDEMPOTENCY_SHARDS_NEXT", "IDEMPOTENCY_KEY_SOURCE", "IDEMPOTENCY_TTL"])(
       "refuses the unknown variable %s, naming it, instead of ignoring it",
       (name) => {
         const detail = expectError(parseConfig({ ...MINIMAL_ENV, [name]: "x" }), name);
@@ -393,6 +453,20 @@ describe("parseConfig", () => {
         MAX_BODY_LIMIT,
       ],
       ["IDEMPOTENCY_SHARDS", "4096", "shards", 4096],
+      [
+        "IDEMPOTENCY_KEY_FROM",
+        "header:PayPal-Request-Id",
+        "keySource",
+        { kind: "header", name: "PayPal-Request-Id", field: "paypal-request-id" },
+      ],
+      [
+        "IDEMPOTENCY_KEY_FROM",
+        "json:/idempotency_key",
+        "keySource",
+        { kind: "json", pointer: "/idempotency_key", tokens: ["idempotency_key"] },
+      ],
+      ["IDEMPOTENCY_KEY_FROM", "none", "keySource", { kind: "none" }],
+      ["IDEMPOTENCY_FINGERPRINT", "json", "fingerprintMode", "json"],
     ])("reads %s=%j as %s %j", (variable, value, field, expected) => {
       expect(configOf(envWith(variable, value))[field]).toEqual(expected);
     });

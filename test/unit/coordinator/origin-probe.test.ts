@@ -75,4 +75,18 @@ describe("the origin probe", () => {
     markSuspect(origin, now + 5);
     expect(needsProbe(origin, now + 5 + SUSPECT_MS - 1)).toBe(true);
   });
+
+  it("never asks for a probe through a service binding, even for a suspect origin", () => {
+    const origin = freshOrigin();
+    const binding = { fetch: () => Promise.reject(new Error("probed")) } as unknown as Fetcher;
+    markSuspect(origin, 1_000);
+    expect(needsProbe(origin, 1_001)).toBe(true);
+    expect(needsProbe(origin, 1_001, binding)).toBe(false);
+  });
+
+  it("keeps its memory without an origin URL (a binding's origin) instead of throwing", () => {
+    expect(() => markContact("", 1)).not.toThrow();
+    expect(() => markSuspect("", 2)).not.toThrow();
+    expect(needsProbe("", 3)).toBe(true);
+  });
 });

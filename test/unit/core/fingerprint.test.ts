@@ -1,6 +1,13 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type FingerprintInput, fingerprint } from "../../../src/core/fingerprint";
+import {
+  type FingerprintInput,
+  type FingerprintMode,
+  comparedBody,
+  fingerprint,
+  fingerprintOf,
+} from "../../../src/core/fingerprint";
+import { parseBody } from "../../../src/core/request-body";
 
 const encoder = new TextEncoder();
 
@@ -240,4 +247,109 @@ describe("fingerprint known answers", () => {
       expect(await fingerprint(input)).toBe(pinned);
     },
   );
+});
+
+/** A POST to /v1/payments with this body and content type, fingerprinted in `mode`. */
+async function printOf(mode: FingerprintMode, body: string, contentType = "application/json") {
+  const read = parseBody(encoder.encode(body), contentType, { parseJson: true });
+  if (!read.ok) throw new Error(read.reason);
+  return fingerprintOf(
+    { method: "POST", path: "/v1/payments", query: "" },
+    comparedBody(mode, read.body),
+  );
+}
+
+const PAYMENT_JSON = '{"amount":1000,"currency":"usd"}';
+const PAYMENT_JSON_RESERIALIZED = '{\n  "currency": "usd",\n  "amount": 1.0e3\n}';
+const FORM = "application/x-www-form-urlencoded";
+
+describe("fingerprint modes (IDEMPOTENCY_FINGERPRINT)", () => {
+  it("keeps bytes mode byte-identical to the v1 fingerprint, so stored records still match", async () => {
+    for (const vector of FINGERPRINT_VECTORS) {
+      const { body, ...request } = vector.input;
+      expect(await fingerprintOf(request, { kind: "bytes", bytes: body })).toBe(vector.fingerprint);
+    }
+    expect(await printOf("bytes", PAYMENT_JSON)).toBe(
+      "d8933a59f80dcac0faef2b31c656dff05f4a0fbf7a702ebd636e9bd9d3808637",
+    );
+  });
+
+  it("gives a JSON body re-serialized with other member order, whitespace and number spelling the same json fingerprint", async () => {
+    expect(await printOf("json", PAYMENT_JSON_RESERIALIZED)).toBe(
+      await printOf("json", PAYMENT_JSON),
+    );
+  });
+
+  it("does NOT give the re-serialized body the same bytes fingerprint", async () => {
+    expect(await printOf("bytes", PAYMENT_JSON_RESERIALIZED)).not.toBe(
+      await printOf("bytes", PAYMENT_JSON),
+    );
+  });
+
+  it("gives the same body different fingerprints in bytes and json mode (version tags differ)", async () => {
+    expect(await printOf("json", PAYMENT_JSON)).not.toBe(await printOf("bytes", PAYMENT_JSON));
+  });
+
+  it("gives different JSON documents different json fingerprints", async () => {
+    expect(await printOf("json", '{"amount":1001,"currency":"usd"}')).not.toBe(
+      await printOf("json", PAYMENT_JSON),
+    );
+  });
+
+  it("gives form pairs in another order the same json fingerprint, but not repeated names reordered", async () => {
+    const print = (body: string) => printOf("json", body, FORM);
+    expect(await print("currency=usd&amount=1000")).toBe(await print("amount=1000&currency=usd"));
+    expect(await print("note=a+b")).toBe(await print("note=a%20b"));
+    expect(await print("tag=x&tag=y")).not.toBe(await print("tag=y&tag=x"));
+    expect(await print("amount=1000")).not.toBe(await print("amount=1001"));
+  });
+
+  it("does NOT collide a form whose pairs move bytes between name and value", async () => {
+    const print = (body: string) => printOf("json", body, FORM);
+    expect(await print("ab=c")).not.toBe(await print("a=bc"));
+    expect(await print("a=b&c=d")).not.toBe(await print("a=b%26c%3Dd"));
+  });
+
+  it("does NOT equate a form and a JSON body, nor either with the bytes of another type", async () => {
+    const prints = new Set([
+      await printOf("json", "a=1", FORM),
+      await printOf("json", '{"a":"1"}'),
+      await printOf("json", "a=1", "text/plain"),
+    ]);
+    expect(prints.size).toBe(3);
+  });
+
+  it.each([
+    ["an empty body", "", "application/json"],
+    ["another content type", "{ }", "text/plain"],
+    ["a number a double cannot hold", '{"id":12345678901234567890}', "application/json"],
+    ["a lone surrogate", '{"note":"\\ud800"}', "application/json"],
+  ])("compares %s by its bytes under json, exactly as in bytes mode", async (_, body, type) => {
+    expect(await printOf("json", body, type)).toBe(await printOf("bytes", body, type));
+  });
+
+  it("does NOT equate two big integers that one double would hold", async () => {
+    expect(await printOf("json", '{"id":12345678901234567890}')).not.toBe(
+      await printOf("json", '{"id":12345678901234567891}'),
+    );
+  });
+});
+
+describe("fingerprint modes known answers", () => {
+  /**
+   * Computed once outside this code (Node's `crypto`, over the documented encodings of
+   * docs/adr/0007). DO NOT EDIT to make a test pass: a change would make every stored json-mode
+   * record refuse its honest retries with 422.
+   */
+  it("pins the fingerprint/v2-json encoding: the canonical text in place of the body", async () => {
+    expect(await printOf("json", PAYMENT_JSON_RESERIALIZED)).toBe(
+      "81070a906a5d4d18a9c86a885dd3d25bfdc9c67d6c7fbd7e42e4bbbfd1afa8c0",
+    );
+  });
+
+  it("pins the fingerprint/v2-form encoding: each sorted name and value a field", async () => {
+    expect(await printOf("json", "currency=usd&amount=1000", FORM)).toBe(
+      "020b8b5799533ff6ffa6c576f2c739ee79fdc9dca2562e5bfb99be7a39f0b2a9",
+    );
+  });
 });

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { decideMapping, mappingName, type MappingState } from "../../../src/core/mapping";
+import {
+  decideMapping,
+  locateAddress,
+  mappingName,
+  mappingSettingsError,
+  mappingsOf,
+  nameOfMapping,
+  objectAddress,
+  parseMappingName,
+  type MappingState,
+} from "../../../src/core/mapping";
 
 const A = mappingName(4);
 const B = mappingName(8);
@@ -122,5 +132,146 @@ describe("the key mapping registry", () => {
     expect(
       decideMapping(migrating, { current: C, previous: A, ttlMs: DAY }, T0, HEARTBEAT).ok,
     ).toBe(false);
+  });
+});
+
+describe("the key mapping's placement (location hint, jurisdiction)", () => {
+  const IDENTITY = "3f79bb7b435b05321651daefd374cdc681dc06faa65e374e38337b88ca046dea";
+  const NONE = { locationHint: null, jurisdiction: null } as const;
+
+  it("names a mapping by its shard count, then its jurisdiction and location hint", () => {
+    expect(nameOfMapping({ shards: 64, ...NONE })).toBe("v1/shards=64");
+    expect(nameOfMapping({ shards: 64, locationHint: "enam", jurisdiction: null })).toBe(
+      "v1/shards=64/hint=enam",
+    );
+    expect(nameOfMapping({ shards: 0, locationHint: "weur", jurisdiction: "eu" })).toBe(
+      "v1/shards=0/jurisdiction=eu/hint=weur",
+    );
+  });
+
+  it("reads every name it writes back as the same mapping, and nothing else", () => {
+    for (const mapping of [
+      { shards: 64, ...NONE },
+      { shards: 8, locationHint: "apac-ne", jurisdiction: null },
+      { shards: 4096, locationHint: null, jurisdiction: "fedramp-high" },
+      { shards: 0, locationHint: "oc", jurisdiction: "us" },
+    ] as const) {
+      expect(parseMappingName(nameOfMapping(mapping))).toEqual(mapping);
+    }
+    for (const name of [
+      "v2/shards=64",
+      "v1/shards=064",
+      "v1/shards=4097",
+      "v1/shards=8/hint=mars",
+      "v1/shards=8/jurisdiction=de",
+      "v1/shards=8/hint=enam/jurisdiction=eu",
+      "v1/shards=8/",
+    ]) {
+      expect(parseMappingName(name), name).toBeNull();
+    }
+  });
+
+  it("puts a key in an object named by the hint and addressed in the jurisdiction", () => {
+    const plain = objectAddress(IDENTITY, { shards: 64, ...NONE });
+    expect(plain).toMatch(/^shard-\d+-of-64$/);
+    const placed = objectAddress(IDENTITY, {
+      shards: 64,
+      locationHint: "enam",
+      jurisdiction: "eu",
+    });
+    expect(placed).toBe(`eu:${plain}@enam`);
+    expect(locateAddress(placed)).toEqual({
+      jurisdiction: "eu",
+      name: `${plain}@enam`,
+      locationHint: "enam",
+    });
+    expect(locateAddress(plain)).toEqual({ jurisdiction: null, name: plain, locationHint: null });
+  });
+
+  it("gives a key a new object when only its hint or jurisdiction changes (objects never move)", () => {
+    const a = objectAddress(IDENTITY, { shards: 64, ...NONE });
+    const b = objectAddress(IDENTITY, { shards: 64, locationHint: "weur", jurisdiction: null });
+    const c = objectAddress(IDENTITY, { shards: 64, locationHint: null, jurisdiction: "eu" });
+    expect(new Set([a, b, c]).size).toBe(3);
+  });
+
+  it("takes the previous mapping from IDEMPOTENCY_MAPPING_PREVIOUS, or the shard count alone", () => {
+    const current = { shards: 8, locationHint: "enam", jurisdiction: null } as const;
+    expect(mappingsOf({ ...current, previousShards: 4, previousMapping: null }).previous).toEqual({
+      ...current,
+      shards: 4,
+    });
+    const previous = { shards: 8, ...NONE };
+    expect(
+      mappingsOf({ ...current, previousShards: null, previousMapping: previous }).previous,
+    ).toBe(previous);
+    expect(
+      mappingsOf({ ...current, previousShards: null, previousMapping: null }).previous,
+    ).toBeNull();
+  });
+
+  it("refuses a previous mapping given both ways, or equal to the current one", () => {
+    const current = { shards: 8, ...NONE };
+    expect(
+      mappingSettingsError({
+        ...current,
+        previousShards: 4,
+        previousMapping: { shards: 4, ...NONE },
+      }),
+    ).toMatchObject({ variable: "IDEMPOTENCY_MAPPING_PREVIOUS" });
+    expect(
+      mappingSettingsError({ ...current, previousShards: null, previousMapping: current }),
+    ).toMatchObject({ variable: "IDEMPOTENCY_MAPPING_PREVIOUS" });
+    expect(
+      mappingSettingsError({
+        ...current,
+        previousShards: null,
+        previousMapping: { ...current, locationHint: "weur" },
+      }),
+    ).toBeNull();
+  });
+
+  it("refuses a location hint or jurisdiction changed without a migration, naming that setting", () => {
+    const stored = steady(nameOfMapping({ shards: 64, ...NONE }));
+    const hinted = nameOfMapping({ shards: 64, locationHint: "enam", jurisdiction: null });
+    const fenced = nameOfMapping({ shards: 64, locationHint: null, jurisdiction: "eu" });
+    const hint = decideMapping(
+      stored,
+      { current: hinted, previous: null, ttlMs: DAY },
+      T0,
+      HEARTBEAT,
+    );
+    expect(hint).toMatchObject({ ok: false, variable: "IDEMPOTENCY_LOCATION_HINT" });
+    if (!hint.ok) expect(hint.detail).toContain("IDEMPOTENCY_MAPPING_PREVIOUS=v1/shards=64");
+    expect(
+      decideMapping(stored, { current: fenced, previous: null, ttlMs: DAY }, T0, HEARTBEAT),
+    ).toMatchObject({ ok: false, variable: "IDEMPOTENCY_JURISDICTION" });
+  });
+
+  it("accepts a hint change made by migration, and keeps IDEMPOTENCY_MAPPING_PREVIOUS until it is safe", () => {
+    const from = nameOfMapping({ shards: 64, ...NONE });
+    const to = nameOfMapping({ shards: 64, locationHint: "enam", jurisdiction: null });
+    const started = decideMapping(
+      steady(from),
+      { current: to, previous: from, ttlMs: DAY },
+      T0,
+      HEARTBEAT,
+    );
+    expect(started.ok).toBe(true);
+    if (!started.ok) return;
+    const early = decideMapping(
+      started.state,
+      { current: to, previous: null, ttlMs: DAY },
+      T0 + 1,
+      HEARTBEAT,
+    );
+    expect(early).toMatchObject({ ok: false, variable: "IDEMPOTENCY_MAPPING_PREVIOUS" });
+    const late = decideMapping(
+      started.state,
+      { current: to, previous: null, ttlMs: DAY },
+      T0 + HEARTBEAT + DAY,
+      HEARTBEAT,
+    );
+    expect(late).toEqual({ ok: true, state: steady(to) });
   });
 });

@@ -28,6 +28,13 @@ const CONTRACT_TABLE: Readonly<Record<ProblemCode, { status: number; errorType: 
   // Every other path under the admin prefix, and unexpected failures (README, "Errors").
   "not-found": { status: 404, errorType: "invalid_request_error" },
   "internal-error": { status: 500, errorType: "api_error" },
+  // Reconciling without the customer's key (README, "Reconciling an unknown outcome").
+  "key-hash-ambiguous": { status: 409, errorType: "invalid_request_error" },
+  "record-not-unknown": { status: 409, errorType: "invalid_request_error" },
+  "sharding-required": { status: 501, errorType: "api_error" },
+  // A body the gateway must read and cannot; a key without a scope header (README, "The key").
+  "malformed-body": { status: 400, errorType: "invalid_request_error" },
+  "missing-scope": { status: 400, errorType: "invalid_request_error" },
 };
 
 const RETRY_AFTER_SECONDS = 7;
@@ -58,6 +65,14 @@ const EXAMPLES: Readonly<Record<ProblemCode, GatewayProblem>> = {
   "key-not-found": { code: "key-not-found" },
   "not-found": { code: "not-found" },
   "internal-error": { code: "internal-error" },
+  "key-hash-ambiguous": { code: "key-hash-ambiguous" },
+  "record-not-unknown": { code: "record-not-unknown", state: "completed" },
+  "sharding-required": { code: "sharding-required" },
+  "malformed-body": {
+    code: "malformed-body",
+    detail: "The request body cannot be parsed as JSON: a value is expected at character 9.",
+  },
+  "missing-scope": { code: "missing-scope", headers: ["authorization", "x-api-key"] },
 };
 
 const CODES = Object.keys(CONTRACT_TABLE) as ProblemCode[];
@@ -183,5 +198,30 @@ describe("problemDetail", () => {
     expect(problemDetail(EXAMPLES["request-in-progress"])).toContain(
       `${RETRY_AFTER_SECONDS} seconds`,
     );
+  });
+
+  it("names the Idempotency-Key header by default for a missing-idempotency-key", () => {
+    expect(problemDetail({ code: "missing-idempotency-key" })).toContain(
+      "in the Idempotency-Key header",
+    );
+  });
+
+  it("names the route's key source for a missing-idempotency-key, not a header it never asked for", () => {
+    const detail = problemDetail({
+      code: "missing-idempotency-key",
+      source: "the JSON member /idempotency_key of the request body",
+    });
+    expect(detail).toContain("the JSON member /idempotency_key");
+    expect(detail).not.toContain("Idempotency-Key header");
+  });
+
+  it("passes the parser's reason through for a malformed-body, and says the key was not used", () => {
+    const detail = problemDetail(EXAMPLES["malformed-body"]);
+    expect(detail).toContain("a value is expected at character 9");
+    expect(detail).toContain("the key was not used");
+  });
+
+  it("names every configured scope header for a missing-scope", () => {
+    expect(problemDetail(EXAMPLES["missing-scope"])).toContain("(authorization, x-api-key)");
   });
 });

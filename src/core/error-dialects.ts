@@ -1,0 +1,154 @@
+/**
+ * Error dialects: the members a payment SDK reads in an error body, added to every problem the
+ * gateway answers on a route (`IDEMPOTENCY_ERROR_DIALECT`, README "Errors"). Without them an SDK
+ * that is not Stripe's raises a generic "unexpected response" instead of its native error, and the
+ * gateway's explanation is lost. The problem+json members (RFC 9457) and the Stripe-style `error`
+ * envelope are always there; a dialect only adds members, never replaces one.
+ *
+ * Each dialect uses the provider's own code where its documentation names one for the case, and
+ * the gateway's code (upper-cased where the provider's codes are) where it does not.
+ */
+
+/** The dialects, `stripe` first: the default, whose `error` envelope every body carries. */
+export const ERROR_DIALECTS = ["stripe", "paypal", "square", "adyen"] as const;
+
+/** One of `ERROR_DIALECTS`. */
+export type ErrorDialect = (typeof ERROR_DIALECTS)[number];
+
+/** What a dialect needs to know of a problem (all of it already in the problem document). */
+export interface ProblemFacts {
+  /** The gateway's code, e.g. `idempotency-key-reused`. */
+  readonly code: string;
+  readonly status: number;
+  readonly detail: string;
+  /** The Stripe-style `error.type`, e.g. `idempotency_error`. */
+  readonly errorType: string;
+}
+
+/**
+ * The members `dialect` adds to a problem body.
+ *
+ * @example
+ * dialectMembers("square", { code: "idempotency-key-reused", status: 422, detail: "…", errorType: "idempotency_error" });
+ * // { errors: [{ category: "INVALID_REQUEST_ERROR", code: "IDEMPOTENCY_KEY_REUSED", detail: "…" }] }
+ */
+export function dialectMembers(
+  dialect: ErrorDialect,
+  facts: ProblemFacts,
+): Record<string, unknown> {
+  switch (dialect) {
+    case "stripe":
+      return {};
+    case "paypal":
+      return paypal(facts);
+    case "square":
+      return square(facts);
+    case "adyen":
+      return adyen(facts);
+  }
+}
+
+/** `idempotency-key-reused` → `IDEMPOTENCY_KEY_REUSED`: the gateway's code, in a provider's case. */
+function upperSnake(code: string): string {
+  return code.toUpperCase().replaceAll("-", "_");
+}
+
+/**
+ * PayPal's error `name` per HTTP status, as its REST APIs send them: developer.paypal.com
+ * "API responses" (/api/rest/responses/) and "Orders v2: Common errors"
+ * (/api/rest/integration/orders-api/errors); `RESOURCE_CONFLICT` for 409 from the `error_409`
+ * definition (/api/payments.payouts-batch/v1/definitions/error_409).
+ */
+const PAYPAL_NAMES: Readonly<Record<number, string>> = {
+  400: "INVALID_REQUEST",
+  401: "AUTHENTICATION_FAILURE",
+  404: "RESOURCE_NOT_FOUND",
+  409: "RESOURCE_CONFLICT",
+  422: "UNPROCESSABLE_ENTITY",
+  500: "INTERNAL_SERVER_ERROR",
+};
+
+/**
+ * PayPal's own `issue` codes for the two idempotency cases:
+ * - a `PayPal-Request-Id` already used for another request:
+ *   developer.paypal.com/api/payment-tokens/v3/errors/paypal_request_id_previously_used (422);
+ * - a request on the resource still in progress:
+ *   developer.paypal.com/api/payments/v2/errors/previous_request_in_progress (409).
+ */
+const PAYPAL_ISSUES: Readonly<Record<string, string>> = {
+  "idempotency-key-reused": "PAYPAL_REQUEST_ID_PREVIOUSLY_USED",
+  "request-in-progress": "PREVIOUS_REQUEST_IN_PROGRESS",
+};
+
+/**
+ * PayPal's error shape (`name`, `message`, `debug_id`, `details[{issue, description}]`, e.g.
+ * developer.paypal.com/api/identity/v1/definitions/error_default). `debug_id` is PayPal's
+ * correlation id; the gateway's errors have none at PayPal, so it names the gateway instead.
+ */
+function paypal({ code, status, detail }: ProblemFacts): Record<string, unknown> {
+  return {
+    name: PAYPAL_NAMES[status] ?? upperSnake(code),
+    message: detail,
+    debug_id: "idempotency-gateway",
+    details: [{ issue: PAYPAL_ISSUES[code] ?? upperSnake(code), description: detail }],
+  };
+}
+
+/**
+ * Square's `ErrorCode` values per HTTP status (developer.squareup.com/reference/square/enums/ErrorCode:
+ * "Bad Request", "Conflict", "Gateway Timeout"… each "a general error occurred").
+ */
+const SQUARE_CODES_BY_STATUS: Readonly<Record<number, string>> = {
+  400: "BAD_REQUEST",
+  401: "UNAUTHORIZED",
+  404: "NOT_FOUND",
+  409: "CONFLICT",
+  413: "REQUEST_ENTITY_TOO_LARGE",
+  422: "UNPROCESSABLE_ENTITY",
+  500: "INTERNAL_SERVER_ERROR",
+  501: "NOT_IMPLEMENTED",
+  502: "BAD_GATEWAY",
+  503: "SERVICE_UNAVAILABLE",
+  504: "GATEWAY_TIMEOUT",
+};
+
+/**
+ * Square's specific `ErrorCode` values for the key problems (same enum): `IDEMPOTENCY_KEY_REUSED`
+ * ("The provided idempotency key has already been used"), `MISSING_REQUIRED_PARAMETER`,
+ * `INVALID_VALUE`.
+ */
+const SQUARE_CODES: Readonly<Record<string, string>> = {
+  "idempotency-key-reused": "IDEMPOTENCY_KEY_REUSED",
+  "missing-idempotency-key": "MISSING_REQUIRED_PARAMETER",
+  "invalid-idempotency-key": "INVALID_VALUE",
+};
+
+/**
+ * Square's `errors[{category, code, detail}]` (developer.squareup.com/docs/build-basics/handling-errors).
+ * `category` is one of its `ErrorCategory` values (…/reference/square/enums/ErrorCategory):
+ * `AUTHENTICATION_ERROR` for a 401, `INVALID_REQUEST_ERROR` for what the request must change,
+ * `API_ERROR` for the rest — a request in progress included, which is not the request's fault.
+ */
+function square({ code, status, detail }: ProblemFacts): Record<string, unknown> {
+  const category =
+    status === 401
+      ? "AUTHENTICATION_ERROR"
+      : status < 500 && code !== "request-in-progress"
+        ? "INVALID_REQUEST_ERROR"
+        : "API_ERROR";
+  const squareCode = SQUARE_CODES[code] ?? SQUARE_CODES_BY_STATUS[status] ?? upperSnake(code);
+  return { errors: [{ category, code: squareCode, detail }] };
+}
+
+/**
+ * Adyen's error shape (`status`, `errorCode`, `message`, `errorType`:
+ * docs.adyen.com/development-resources/error-codes). `status` is the problem's own member, with
+ * the same value. `errorType` is `validation` for what the request must change (the documented
+ * example) and `security` for a 401 (as Adyen's API libraries' fixtures show); a 5xx keeps the
+ * gateway's own type. Adyen's documentation available to this project names no `errorCode` for a
+ * reused key or a request in progress, so `errorCode` is the gateway's code.
+ */
+function adyen({ code, status, detail, errorType }: ProblemFacts): Record<string, unknown> {
+  const type = status === 401 ? "security" : status < 500 ? "validation" : errorType;
+  return { errorCode: code, message: detail, errorType: type };
+}
