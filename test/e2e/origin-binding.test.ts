@@ -1,0 +1,250 @@
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROJECT_ROOT, type WranglerDev } from "../../harness/wrangler-dev.ts";
+import { problemOf, send } from "./harness";
+
+/**
+ * An origin that is a Worker (README, "Deploying" › "An origin that is a Worker"), over real HTTP:
+ * one `wrangler dev` session runs two Workers, the gateway (`fixtures/gateway-bound.wrangler.toml`:
+ * the project's code, Durable Object and migrations, an `ORIGIN` service binding and no
+ * ORIGIN_URL) and the origin Worker it binds (`fixtures/origin-worker.wrangler.toml`,
+ * `fixtures/origin-worker.js`). The first `-c` config is served on the port; the second is
+ * reachable only through the binding. The origin Worker counts its own calls per tag (see its
+ * header for why module state, and how a reload is caught); `GET /__origin/calls`, uncovered,
+ * passes through the gateway to read them.
+ */
+
+const FIXTURES = path.join(PROJECT_ROOT, "test", "e2e", "fixtures");
+const GATEWAY_CONFIG = path.join(FIXTURES, "gateway-bound.wrangler.toml");
+const ORIGIN_WORKER_CONFIG = path.join(FIXTURES, "origin-worker.wrangler.toml");
+const READY = /Ready on http:\/\/127\.0\.0\.1:(\d+)/;
+
+/**
+ * `wrangler dev` with several configs, as `harness/wrangler-dev.ts` starts one (which takes a
+ * single `--config`): port 0 read back from "Ready on", a state folder of its own, its own process
+ * group, stopped with SIGTERM and then SIGKILL for the whole group.
+ */
+async function startSession(
+  configs: readonly string[],
+  vars: Record<string, string>,
+): Promise<WranglerDev> {
+  const state = mkdtempSync(path.join(tmpdir(), "idem-e2e-bound-"));
+  const args = [path.join(PROJECT_ROOT, "node_modules", "wrangler", "bin", "wrangler.js"), "dev"];
+  for (const config of configs) args.push("--config", config);
+  args.push(
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--inspector-port",
+    "0",
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    "log",
+    "--persist-to",
+    state,
+  );
+  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
+
+  const child = spawn(process.execPath, args, {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      WRANGLER_SEND_ERROR_REPORTS: "false",
+      DO_NOT_TRACK: "1",
+      CI: "1",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+    // Its own group: workerd runs as wrangler's child and must go with it.
+    detached: true,
+  });
+  let output = "";
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`wrangler dev did not become ready in 60 s:\n${output}`)),
+      60_000,
+    );
+    const onData = (data: Buffer) => {
+      output += data.toString();
+      if (READY.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`wrangler dev exited (${code}) before it was ready:\n${output}`));
+    });
+  });
+
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, signal);
+    } catch {
+      // The group is already gone.
+    }
+  };
+  const stop = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      signalGroup(signal);
+      const force = setTimeout(() => signalGroup("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(force);
+    }
+    signalGroup("SIGKILL");
+    rmSync(state, { recursive: true, force: true });
+  };
+
+  try {
+    await ready;
+  } catch (error) {
+    await stop("SIGKILL");
+    throw error;
+  }
+  const port = Number(READY.exec(output)?.[1]);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    process: child,
+    output: () => output,
+    waitForOutput: () => Promise.reject(new Error("not used by these tests")),
+    stop: () => stop("SIGTERM"),
+    kill: () => stop("SIGKILL"),
+  };
+}
+
+/** The origin timeout of the `/hang` route: short, so the 504 comes quickly. */
+const HANG_TIMEOUT_MS = 500;
+
+let gateway: WranglerDev;
+/** The origin Worker's isolate, read once: every count must come from it. */
+let isolate: string;
+
+/** How many calls the origin Worker received with `tag`, checked to come from the same isolate. */
+async function callsOf(tag: string): Promise<number> {
+  const response = await fetch(`${gateway.url}/__origin/calls?tag=${encodeURIComponent(tag)}`);
+  expect(response.status).toBe(200);
+  const body = (await response.json()) as { isolate: string; calls: number };
+  expect(body.isolate).toBe(isolate);
+  return body.calls;
+}
+
+beforeAll(async () => {
+  gateway = await startSession([GATEWAY_CONFIG, ORIGIN_WORKER_CONFIG], {
+    IDEMPOTENCY_ROUTES: JSON.stringify({
+      "/hang": { IDEMPOTENCY_ORIGIN_TIMEOUT_MS: String(HANG_TIMEOUT_MS) },
+    }),
+  });
+  const first = await fetch(`${gateway.url}/__origin/calls?tag=`);
+  isolate = ((await first.json()) as { isolate: string }).isolate;
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+});
+
+describe("an origin Worker behind the ORIGIN service binding (wrangler dev, two Workers)", () => {
+  it("calls the Worker with the URL as sent, then replays its answer byte-identically: one call", async () => {
+    const key = randomUUID();
+    const first = await send(gateway, "/v1/charges?expand=customer", { key });
+    expect(first.status).toBe(201);
+    expect(first.headers.get("x-served-by")).toBe("e2e-origin-worker");
+    expect(first.headers.get("idempotent-replayed")).toBeNull();
+    const body = await first.text();
+    const charge = JSON.parse(body) as { isolate: string; url: string; body: string };
+    expect(charge.isolate).toBe(isolate);
+    // No ORIGIN_URL: the origin Worker sees the URL as the client sent it.
+    expect(charge.url).toBe(`${gateway.url}/v1/charges?expand=customer`);
+    expect(charge.body).toBe('{"amount":1000}');
+
+    const retry = await send(gateway, "/v1/charges?expand=customer", { key });
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(retry.headers.get("x-served-by")).toBe("e2e-origin-worker");
+    expect(await retry.text()).toBe(body);
+    expect(await callsOf(key)).toBe(1);
+  });
+
+  it("does NOT probe the origin Worker: one that throws on HEAD / still gets a new key's request", async () => {
+    // A fresh key lands on a coordinator that may never have reached the origin; a URL origin
+    // would be probed (HEAD /) first, and this Worker's throw would read as "unreachable" (502).
+    const keys = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    for (const key of keys) {
+      expect((await send(gateway, "/v1/charges", { key })).status).toBe(201);
+      expect(await callsOf(key)).toBe(1);
+    }
+    expect(await callsOf("probe")).toBe(0);
+  });
+
+  it.each([429, 503])(
+    "releases the key when the origin Worker answers the retry status %i: the retry reaches it again",
+    async (status) => {
+      const key = randomUUID();
+      const first = await send(gateway, `/status/${status}`, { key });
+      expect(first.status).toBe(status);
+      expect(first.headers.get("x-served-by")).toBe("e2e-origin-worker");
+      const retry = await send(gateway, `/status/${status}`, { key });
+      expect(retry.status).toBe(status);
+      expect(retry.headers.get("idempotent-replayed")).toBeNull();
+      expect(await callsOf(key)).toBe(2);
+    },
+  );
+
+  it("fails closed when the origin Worker throws after acting: 504 origin-outcome-unknown, stored, never called again", async () => {
+    const key = randomUUID();
+    const first = await send(gateway, "/v1/charges/throw", { key });
+    expect(first.status).toBe(504);
+    const problem = await problemOf(first);
+    expect(problem.code).toBe("origin-outcome-unknown");
+    expect(String(problem.detail)).toContain("origin Worker");
+
+    const retry = await send(gateway, "/v1/charges/throw", { key });
+    expect(retry.status).toBe(504);
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect((await problemOf(retry)).code).toBe("origin-outcome-unknown");
+    // The Worker ran (and may have charged): a second call would have charged again.
+    expect(await callsOf(key)).toBe(1);
+  });
+
+  it("answers 504 origin-outcome-unknown when the origin Worker does not answer within the origin timeout, and keeps answering it", async () => {
+    const key = randomUUID();
+    const started = Date.now();
+    const first = await send(gateway, "/hang", { key });
+    expect(first.status).toBe(504);
+    const problem = await problemOf(first);
+    expect(problem.code).toBe("origin-outcome-unknown");
+    expect(String(problem.detail)).toContain(`${HANG_TIMEOUT_MS} ms`);
+    // Decided by the route's timeout, not by the Worker's own 60 s answer.
+    expect(Date.now() - started).toBeLessThan(30_000);
+
+    const retry = await send(gateway, "/hang", { key });
+    expect(retry.status).toBe(504);
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(await callsOf(key)).toBe(1);
+  });
+
+  it("passes an uncovered request through the binding untouched, storing nothing", async () => {
+    const marker = randomUUID();
+    const get = () =>
+      fetch(`${gateway.url}/v1/charges/ch_1`, {
+        headers: { authorization: "Bearer sk_test_e2e", "x-marker": marker },
+      });
+    const first = await get();
+    expect(first.status).toBe(201);
+    expect(first.headers.get("x-served-by")).toBe("e2e-origin-worker");
+    await first.arrayBuffer();
+    const again = await get();
+    expect(again.headers.get("idempotent-replayed")).toBeNull();
+    await again.arrayBuffer();
+    expect(await callsOf(marker)).toBe(2);
+  });
+});
