@@ -20,8 +20,8 @@ export interface WranglerDevOptions {
   vars?: Record<string, string>;
   /** `--persist-to`: keeps state across restarts. */
   persistTo?: string;
-  /** A wrangler config other than the project's. */
-  config?: string;
+  /** A wrangler config other than the project's, or several (one Worker each; the first served). */
+  config?: string | readonly string[];
   /** Extra environment for the process. */
   env?: Record<string, string>;
   /** Echo wrangler's output to this process's stdout. */
@@ -91,7 +91,11 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     "--log-level",
     "log",
   ];
-  if (config !== undefined) args.push("--config", config);
+  // Several configs run several Workers in one session: the first is served on the port, the
+  // others are reachable through service bindings.
+  for (const file of typeof config === "string" ? [config] : (config ?? [])) {
+    args.push("--config", file);
+  }
   if (persistTo !== undefined) args.push("--persist-to", persistTo);
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
 

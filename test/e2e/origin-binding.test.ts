@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT, type WranglerDev } from "../../harness/wrangler-dev.ts";
+import { PROJECT_ROOT, startWranglerDev, type WranglerDev } from "../../harness/wrangler-dev.ts";
 import { problemOf, send } from "./harness";
 
 /**
@@ -21,104 +20,25 @@ import { problemOf, send } from "./harness";
 const FIXTURES = path.join(PROJECT_ROOT, "test", "e2e", "fixtures");
 const GATEWAY_CONFIG = path.join(FIXTURES, "gateway-bound.wrangler.toml");
 const ORIGIN_WORKER_CONFIG = path.join(FIXTURES, "origin-worker.wrangler.toml");
-const READY = /Ready on http:\/\/127\.0\.0\.1:(\d+)/;
 
-/**
- * `wrangler dev` with several configs, as `harness/wrangler-dev.ts` starts one (which takes a
- * single `--config`): port 0 read back from "Ready on", a state folder of its own, its own process
- * group, stopped with SIGTERM and then SIGKILL for the whole group.
- */
-async function startSession(
-  configs: readonly string[],
-  vars: Record<string, string>,
-): Promise<WranglerDev> {
+/** The gateway and its origin Worker in one `wrangler dev` session, with a state folder of its own. */
+async function startSession(vars: Record<string, string>): Promise<WranglerDev> {
   const state = mkdtempSync(path.join(tmpdir(), "idem-e2e-bound-"));
-  const args = [path.join(PROJECT_ROOT, "node_modules", "wrangler", "bin", "wrangler.js"), "dev"];
-  for (const config of configs) args.push("--config", config);
-  args.push(
-    "--ip",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--inspector-port",
-    "0",
-    "--show-interactive-dev-session=false",
-    "--log-level",
-    "log",
-    "--persist-to",
-    state,
-  );
-  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
-
-  const child = spawn(process.execPath, args, {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      CLOUDFLARE_CF_FETCH_ENABLED: "false",
-      WRANGLER_SEND_METRICS: "false",
-      WRANGLER_SEND_ERROR_REPORTS: "false",
-      DO_NOT_TRACK: "1",
-      CI: "1",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-    // Its own group: workerd runs as wrangler's child and must go with it.
-    detached: true,
-  });
-  let output = "";
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`wrangler dev did not become ready in 60 s:\n${output}`)),
-      60_000,
-    );
-    const onData = (data: Buffer) => {
-      output += data.toString();
-      if (READY.test(output)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`wrangler dev exited (${code}) before it was ready:\n${output}`));
-    });
-  });
-
-  const signalGroup = (signal: NodeJS.Signals) => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, signal);
-    } catch {
-      // The group is already gone.
-    }
-  };
-  const stop = async (signal: NodeJS.Signals) => {
-    if (child.exitCode === null && child.signalCode === null) {
-      signalGroup(signal);
-      const force = setTimeout(() => signalGroup("SIGKILL"), 5_000);
-      await exited;
-      clearTimeout(force);
-    }
-    signalGroup("SIGKILL");
+  const dev = await startWranglerDev({
+    config: [GATEWAY_CONFIG, ORIGIN_WORKER_CONFIG],
+    vars,
+    persistTo: state,
+  }).catch((error: unknown) => {
     rmSync(state, { recursive: true, force: true });
-  };
-
-  try {
-    await ready;
-  } catch (error) {
-    await stop("SIGKILL");
     throw error;
-  }
-  const port = Number(READY.exec(output)?.[1]);
+  });
+  const stop = dev.stop;
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    process: child,
-    output: () => output,
-    waitForOutput: () => Promise.reject(new Error("not used by these tests")),
-    stop: () => stop("SIGTERM"),
-    kill: () => stop("SIGKILL"),
+    ...dev,
+    stop: async () => {
+      await stop();
+      rmSync(state, { recursive: true, force: true });
+    },
   };
 }
 
@@ -139,7 +59,7 @@ async function callsOf(tag: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  gateway = await startSession([GATEWAY_CONFIG, ORIGIN_WORKER_CONFIG], {
+  gateway = await startSession({
     IDEMPOTENCY_ROUTES: JSON.stringify({
       "/hang": { IDEMPOTENCY_ORIGIN_TIMEOUT_MS: String(HANG_TIMEOUT_MS) },
     }),
