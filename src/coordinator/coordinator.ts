@@ -12,7 +12,7 @@ import {
 import { claim, decide, type KeyRecord, type RecordState } from "../core/record";
 import type { MappingReport, MappingVerdict } from "../core/mapping";
 import { REGISTRY_SCHEMA, reportMapping } from "./mapping-registry";
-import { MOVED_SCHEMA, collectMoved, markMoved, movedTo } from "./moved-keys";
+import { MOVED_SCHEMA, collectMoved, hasMoved, markMoved, movedTo } from "./moved-keys";
 import { callOrigin } from "./origin-call";
 import { originBinding } from "../env";
 import { HOP_HEADER } from "../core/header-names";
@@ -44,11 +44,17 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
   readonly #delivery = new DeliveryBudget();
   /** The alarm time as last read or set; `undefined` until first read. */
   #alarmAt: number | null | undefined;
+  /**
+   * Whether the `moved` table may hold a marker. Only this object writes it, so a flag read at
+   * construction and kept up to date saves a lookup on every first request outside migrations.
+   */
+  #mayHaveMoved: boolean;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(SCHEMA + RECORDS_BY_STATE + MOVED_SCHEMA + REGISTRY_SCHEMA);
     addMissingColumns(ctx.storage.sql);
+    this.#mayHaveMoved = hasMoved(ctx.storage.sql);
   }
 
   /**
@@ -200,6 +206,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       .exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM records")
       .one().next;
     const nextMoved = collectMoved(this.ctx.storage.sql, now);
+    this.#mayHaveMoved = nextMoved !== null;
     const next =
       nextRecord === null
         ? nextMoved
@@ -226,9 +233,11 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
    */
   #elsewhere(command: ExecuteCommand, now: number): string | null {
     const sql = this.ctx.storage.sql;
-    const destination = movedTo(sql, command.identity, now) ?? command.next ?? null;
+    const marked = this.#mayHaveMoved ? movedTo(sql, command.identity, now) : null;
+    const destination = marked ?? command.next ?? null;
     if (destination === null) return null;
     markMoved(sql, command.identity, destination, now + command.policy.ttlSeconds * 1000);
+    this.#mayHaveMoved = true;
     return destination;
   }
 
@@ -377,7 +386,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
   #complete(identity: string, response: StoredResponse, headers: string): void {
     const [first = new Uint8Array(0), ...rest] = splitBody(response.body);
     const sql = this.ctx.storage.sql;
-    this.ctx.storage.transactionSync(() => {
+    const write = () => {
       sql.exec(
         "UPDATE records SET state = 'completed', status = ?, headers = ?, body = ?, body_bytes = ?, chunk_count = ? WHERE identity = ?",
         response.status,
@@ -395,7 +404,10 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
           chunk,
         );
       });
-    });
+    };
+    // One statement is atomic by itself; only a chunked answer needs the transaction's savepoint.
+    if (rest.length === 0) write();
+    else this.ctx.storage.transactionSync(write);
   }
 
   #markUnknown(identity: string, detail: string): void {

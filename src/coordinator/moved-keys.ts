@@ -24,6 +24,11 @@ CREATE INDEX IF NOT EXISTS moved_by_expiry ON moved (expires_at);
  */
 export const MOVED_MARGIN_MS = 5 * 60_000;
 
+/** Whether any marker is stored (live or not yet collected). */
+export function hasMoved(sql: SqlStorage): boolean {
+  return sql.exec<{ any: number }>("SELECT EXISTS (SELECT 1 FROM moved) AS any").one().any === 1;
+}
+
 /** Where `identity` was sent, if a live marker says so. */
 export function movedTo(sql: SqlStorage, identity: string, now: number): string | null {
   const row = sql

@@ -24,15 +24,18 @@ describe("a storage failure while completing", () => {
     const first = post(`/gate/${gate}/v1/charges`, key, { vars });
     await originArrivals(gate, 1);
     const { stub } = await coordinatorOfKey(key);
-    // Fault injection in the real object: its next transaction (the completing write) fails.
+    // Fault injection in the real object: its next completing write fails.
     await runInDurableObject(stub, (_, state) => {
-      const original = state.storage.transactionSync.bind(state.storage);
+      const sql = state.storage.sql;
+      const original = sql.exec.bind(sql);
       let failed = false;
-      state.storage.transactionSync = <T>(fn: () => T): T => {
-        if (failed) return original(fn);
+      sql.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
+        if (failed || !query.startsWith("UPDATE records SET state = 'completed'")) {
+          return original(query, ...bindings);
+        }
         failed = true;
         throw new Error("injected storage failure");
-      };
+      }) as typeof sql.exec;
     });
     await releaseGate(gate);
     const answer = await first;
