@@ -197,6 +197,21 @@ describe("a rolling deploy that changes the shard count (old and new Workers sid
     expect(await originRequests(key)).toHaveLength(1);
   });
 
+  it("still sends the old Worker to the key's new home after the old object was evicted", async () => {
+    // Without replays at the edge, so that the retry reaches the old object.
+    const noEdge = { IDEMPOTENCY_EDGE_REPLAY_SECONDS: "0" };
+    await post("/v1/charges", newKey(), { vars: { ...OLD, ...noEdge } });
+    const key = newKey();
+    const first = await post("/v1/charges", key, { vars: { ...NEW, ...noEdge } });
+    // The marker that sends the key on is read from storage by the object's next instance.
+    const { stub } = await coordinatorOfKey(key, { shards: 4 });
+    await evictDurableObject(stub);
+    const retry = await post("/v1/charges", key, { vars: { ...OLD, ...noEdge } });
+    expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
+    expect(await retry.text()).toBe(await first.text());
+    expect(await originRequests(key)).toHaveLength(1);
+  });
+
   it("finds a key stored by the old Worker from the new Worker", async () => {
     const key = newKey();
     await post("/v1/charges", key, { vars: OLD });
