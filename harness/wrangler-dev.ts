@@ -116,6 +116,7 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     detached: true,
   });
   let output = "";
+  let served = false;
   const watchers = new Set<() => void>();
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
 
@@ -128,7 +129,11 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
       output += text;
       if (inheritOutput) process.stdout.write(text);
       for (const watch of watchers) watch();
-      if (/Ready on http:\/\/127\.0\.0\.1:\d+/.test(output)) {
+      // Looked for until found, never after: a regular expression run on the whole output flattens
+      // it, and with a log line per request that is work per line, done by the process that also
+      // generates the benchmark's load.
+      if (!served && /Ready on http:\/\/127\.0\.0\.1:\d+/.test(output)) {
+        served = true;
         clearTimeout(timer);
         resolve();
       }
