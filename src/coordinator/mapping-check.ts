@@ -47,14 +47,26 @@ export async function checkMapping(
   config: Config,
   now: number,
 ): Promise<ConfigError | null> {
-  const report = mappingReport(config);
-  const id = JSON.stringify(report);
+  const { report, id } = reportOf(config);
   const known = checked.get(id);
   if (known !== undefined && now - known.at < HEARTBEAT_MS) return known.verdict;
   const verdict = await namespace.getByName(REGISTRY_NAME).reportMapping(report);
   const error = verdict.ok ? null : { variable: verdict.variable, detail: verdict.detail };
   checked.set(id, { verdict: error, at: now });
   return error;
+}
+
+// A configuration is parsed once per isolate, so its report is computed once too.
+const reports = new WeakMap<Config, { report: MappingReport; id: string }>();
+
+function reportOf(config: Config): { report: MappingReport; id: string } {
+  let known = reports.get(config);
+  if (known === undefined) {
+    const report = mappingReport(config);
+    known = { report, id: JSON.stringify(report) };
+    reports.set(config, known);
+  }
+  return known;
 }
 
 /** Forgets every verdict (tests start each case from an empty registry). */

@@ -138,22 +138,6 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
       comparedBody(settings.fingerprintMode, body),
     ),
   ]);
-  const command: ExecuteCommand = {
-    identity,
-    fingerprint: print,
-    request: {
-      url: originTarget(config.originUrl, url),
-      method,
-      // The key reaches the origin where the client put it: `Idempotency-Key` in its bare form
-      // (the one Stripe-style APIs parse); another header, or the body, exactly as sent.
-      headers: originHeaders(request.headers, deps.hop, barePlaced(source) ? key : undefined),
-      body: request.body === null ? null : body.bytes,
-    },
-    policy: policyOf(settings, config.originUrl),
-    // Kept with the record for operators; the query may carry customer data and is left out.
-    path: url.pathname,
-  };
-
   const refused = await checkMapping(deps.coordinators, config, started);
   if (refused !== null) return invalidConfiguration(refused);
   const edgeMs = config.edgeReplaySeconds * 1000;
@@ -170,6 +154,23 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     });
     return response;
   }
+  // Built only now: a replay at the edge needs none of it.
+  const command: ExecuteCommand = {
+    identity,
+    fingerprint: print,
+    request: {
+      url: originTarget(config.originUrl, url),
+      method,
+      // The key reaches the origin where the client put it: `Idempotency-Key` in its bare form
+      // (the one Stripe-style APIs parse); another header, or the body, exactly as sent.
+      headers: originHeaders(request.headers, deps.hop, barePlaced(source) ? key : undefined),
+      body: request.body === null ? null : body.bytes,
+    },
+    policy: policyOf(settings, config.originUrl),
+    // Kept with the record for operators; the query may carry customer data and is left out.
+    path: url.pathname,
+  };
+
   const pending = execute(deps.coordinators, config, command);
   deps.waitUntil(pending);
   const answer = await pending;
