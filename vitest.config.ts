@@ -17,62 +17,66 @@ import { defineConfig } from "vitest/config";
 /** The second Worker: an origin reached through a service binding. */
 const ORIGIN_WORKER = "payments-origin-worker";
 
+/**
+ * A project whose tests run inside workerd with the project's `wrangler.toml`, against the
+ * loopback origin `test/support/global-setup.ts` starts; `miniflare` adds to its environment.
+ */
+function workersProject(
+  test: { name: string; include: string[]; exclude?: string[] },
+  miniflare: (originUrl: string) => Record<string, unknown>,
+) {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        wrangler: { configPath: "./wrangler.toml" },
+        remoteBindings: false,
+        miniflare: {
+          bindings: { ORIGIN_URL: inject<string>("originUrl") },
+          ...miniflare(inject<string>("originUrl")),
+        },
+      })),
+    ],
+    test: {
+      ...test,
+      // A bound, not a retry: on 2 busy cores a multi-MiB replay can take more than vitest's 5 s.
+      testTimeout: 30_000,
+      globalSetup: ["test/support/global-setup.ts"],
+    },
+  };
+}
+
 export default defineConfig({
   test: {
     // Per-request log lines are asserted where they matter; elsewhere they are noise.
     silent: "passed-only",
     projects: [
-      {
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
-            remoteBindings: false,
-            miniflare: {
-              bindings: {
-                ORIGIN_URL: inject<string>("originUrl"),
-              },
-            },
-          })),
-        ],
-        test: {
+      workersProject(
+        {
           name: "workers",
-          // A bound, not a retry: on 2 busy cores a multi-MiB replay can take more than vitest's 5 s.
-          testTimeout: 30_000,
           include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
           exclude: ["test/integration/origin-binding/**"],
-          globalSetup: ["test/support/global-setup.ts"],
         },
-      },
-      {
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
-            remoteBindings: false,
-            miniflare: {
-              bindings: {
-                ORIGIN_URL: inject<string>("originUrl"),
-              },
-              // What `[[services]] binding = "ORIGIN"` gives a deployment (README, "Deploying").
-              serviceBindings: { ORIGIN: ORIGIN_WORKER },
-              workers: [
-                {
-                  name: ORIGIN_WORKER,
-                  modules: true,
-                  scriptPath: "./test/support/origin-worker.js",
-                  compatibilityDate: "2026-11-01",
-                  bindings: { LOOPBACK_ORIGIN: inject<string>("originUrl") },
-                },
-              ],
-            },
-          })),
-        ],
-        test: {
+        () => ({}),
+      ),
+      workersProject(
+        {
           name: "workers-origin-binding",
-          testTimeout: 30_000,
           include: ["test/integration/origin-binding/**/*.test.ts"],
-          globalSetup: ["test/support/global-setup.ts"],
         },
-      },
+        (originUrl) => ({
+          // What `[[services]] binding = "ORIGIN"` gives a deployment (README, "Deploying").
+          serviceBindings: { ORIGIN: ORIGIN_WORKER },
+          workers: [
+            {
+              name: ORIGIN_WORKER,
+              modules: true,
+              scriptPath: "./test/support/origin-worker.js",
+              compatibilityDate: "2026-11-01",
+              bindings: { LOOPBACK_ORIGIN: originUrl },
+            },
+          ],
+        }),
+      ),
       {
         test: {
           name: "e2e",

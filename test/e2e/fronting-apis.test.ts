@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WranglerDev } from "../../harness/wrangler-dev.ts";
 import { startTestOrigin, type TestOrigin } from "../../harness/test-origin";
 import { problemOf, send, startGateway, startGateways } from "./harness";
+import { PAYPAL_ROUTES, SQUARE_ROUTES } from "../support/payment-api-routes";
 
 /**
  * Fronting payment APIs (README, "Fronting common payment APIs", "Errors" › "In the fronted API's
@@ -22,24 +23,8 @@ beforeAll(async () => {
   [routed, adyen] = (await startGateways([
     startGateway(origin.url, {
       IDEMPOTENCY_ROUTES: JSON.stringify({
-        "/v2/checkout/orders": {
-          IDEMPOTENCY_KEY_FROM: "header:PayPal-Request-Id",
-          IDEMPOTENCY_ERROR_DIALECT: "paypal",
-        },
-        "/v2/checkout/orders/:id/capture": {
-          IDEMPOTENCY_KEY_FROM: "header:PayPal-Request-Id",
-          IDEMPOTENCY_ERROR_DIALECT: "paypal",
-        },
-        "/v2/checkout/orders/:id/track": { IDEMPOTENCY_KEY_FROM: "none" },
-        "/v2/payments": {
-          IDEMPOTENCY_KEY_FROM: "json:/idempotency_key",
-          IDEMPOTENCY_ERROR_DIALECT: "square",
-        },
-        "/v2/orders/:order_id": {
-          IDEMPOTENCY_METHODS: "PUT",
-          IDEMPOTENCY_KEY_FROM: "json:/idempotency_key",
-          IDEMPOTENCY_ERROR_DIALECT: "square",
-        },
+        ...PAYPAL_ROUTES,
+        ...SQUARE_ROUTES,
         "/status/*": { IDEMPOTENCY_RETRY_STATUSES: "4xx" },
       }),
     }),

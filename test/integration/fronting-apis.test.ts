@@ -9,6 +9,7 @@ import {
   releaseGate,
   type Vars,
 } from "./harness";
+import { PAYPAL_ROUTES, SQUARE_ROUTES } from "../support/payment-api-routes";
 
 /**
  * Fronting real payment APIs (README, "Fronting common payment APIs"): rules per operation
@@ -19,20 +20,7 @@ import {
  */
 
 /** PayPal Orders v2: create and capture carry `PayPal-Request-Id`; tracking has no key. */
-const PAYPAL: Vars = {
-  IDEMPOTENCY_ROUTES: JSON.stringify({
-    "/v2/checkout/orders": {
-      IDEMPOTENCY_KEY_FROM: "header:PayPal-Request-Id",
-      IDEMPOTENCY_ERROR_DIALECT: "paypal",
-    },
-    "/v2/checkout/orders/:id/capture": {
-      IDEMPOTENCY_KEY_FROM: "header:PayPal-Request-Id",
-      IDEMPOTENCY_ERROR_DIALECT: "paypal",
-      IDEMPOTENCY_TTL_SECONDS: "21600",
-    },
-    "/v2/checkout/orders/:id/track": { IDEMPOTENCY_KEY_FROM: "none" },
-  }),
-};
+const PAYPAL: Vars = { IDEMPOTENCY_ROUTES: JSON.stringify(PAYPAL_ROUTES) };
 
 function paypal(path: string, requestId: string | null, body = '{"intent":"CAPTURE"}') {
   const headers: Record<string, string> = { "x-marker": requestId ?? "no-request-id" };
@@ -105,19 +93,8 @@ describe("rules per operation (a PayPal-like API)", () => {
 const SQUARE: Vars = {
   IDEMPOTENCY_CONCURRENCY: "reject",
   IDEMPOTENCY_ROUTES: JSON.stringify({
-    "/v2/payments": {
-      IDEMPOTENCY_KEY_FROM: "json:/idempotency_key",
-      IDEMPOTENCY_ERROR_DIALECT: "square",
-    },
-    "/gate/:gate/v2/payments": {
-      IDEMPOTENCY_KEY_FROM: "json:/idempotency_key",
-      IDEMPOTENCY_ERROR_DIALECT: "square",
-    },
-    "/v2/orders/:order_id": {
-      IDEMPOTENCY_METHODS: "PUT",
-      IDEMPOTENCY_KEY_FROM: "json:/idempotency_key",
-      IDEMPOTENCY_ERROR_DIALECT: "square",
-    },
+    ...SQUARE_ROUTES,
+    "/gate/:gate/v2/payments": SQUARE_ROUTES["/v2/payments"],
     "/v2/payments/cancel": { IDEMPOTENCY_KEY_FROM: "none" },
   }),
 };
