@@ -10,16 +10,27 @@ import { defineConfig } from "vitest/config";
  *   second, real Worker (`test/support/origin-worker.js`), as a deployment fronting a Worker
  *   would be; a separate project because the binding is part of the environment every object of
  *   the deployment shares (`test/integration/origin-binding/`);
- * - `e2e`: real `wrangler dev` processes and real origins, driven over HTTP from Node;
+ * - `e2e`: real `wrangler dev` processes and real origins, driven over HTTP from Node: the
+ *   gateway and the coordinator Worker, as deployed (`harness/wrangler-dev.ts`);
  * - `repo`: checks of the repository itself (generated docs, wrangler.toml, citations), in Node.
  * No `retry:` anywhere: a flaky test is a bug to fix, not to hide.
+ *
+ * The two workerd projects run the gateway and the coordinator class in ONE test Worker
+ * (`test/support/single-worker.ts`), not the two Workers of the deployment (docs/adr/0010):
+ * `runInDurableObject`, `runDurableObjectAlarm` and the eviction helpers only reach objects of a
+ * class the test Worker exports itself. So wrangler.toml is read as it is (compatibility date,
+ * flags, vars), and two overrides put the class back in: `main`, and a `COORDINATOR` binding
+ * without `script_name`, SQLite-backed as `wrangler.coordinator.toml`'s migration makes it. The
+ * class then shares the test Worker's environment, so a binding added here (`ORIGIN`) reaches it
+ * as the coordinator Worker's own binding would.
  */
 /** The second Worker: an origin reached through a service binding. */
 const ORIGIN_WORKER = "payments-origin-worker";
 
 /**
- * A project whose tests run inside workerd with the project's `wrangler.toml`, against the
- * loopback origin `test/support/global-setup.ts` starts; `miniflare` adds to its environment.
+ * A project whose tests run inside workerd with the project's `wrangler.toml` and the coordinator
+ * class in the same Worker, against the loopback origin `test/support/global-setup.ts` starts;
+ * `miniflare` adds to its environment.
  */
 function workersProject(
   test: { name: string; include: string[]; exclude?: string[] },
@@ -29,9 +40,13 @@ function workersProject(
     plugins: [
       cloudflareTest(({ inject }) => ({
         wrangler: { configPath: "./wrangler.toml" },
+        main: "./test/support/single-worker.ts",
         remoteBindings: false,
         miniflare: {
           bindings: { ORIGIN_URL: inject<string>("originUrl") },
+          durableObjects: {
+            COORDINATOR: { className: "IdempotencyCoordinator", useSQLite: true },
+          },
           ...miniflare(inject<string>("originUrl")),
         },
       })),

@@ -1,5 +1,6 @@
 /**
- * The Worker's environment: what `wrangler types` generates from wrangler.toml (`Env`), plus the
+ * The gateway Worker's environment: what `wrangler types` generates from wrangler.toml (`Env`,
+ * with `COORDINATOR` typed by the coordinator Worker's entry, the second config it reads), plus the
  * optional bindings a deployment may add without touching the code.
  */
 export type GatewayEnv = Env & {
@@ -15,8 +16,23 @@ export type GatewayEnv = Env & {
 };
 
 /**
- * The `ORIGIN` service binding of an environment, if it has one. Read from any `env` (the
- * Worker's, or a coordinator's: both are the same deployment's bindings).
+ * The coordinator Worker's environment (`wrangler.coordinator.toml`): its own class's namespace,
+ * which the coordinator uses to reach other objects of its class (the mapping registry, relays),
+ * and the origin Worker when it is bound. No variables: every setting reaches the coordinator in
+ * the command the gateway sends (`src/coordinator/protocol.ts`).
+ */
+export type CoordinatorEnv = Pick<Env, "COORDINATOR"> & {
+  /**
+   * A service binding to an origin that is itself a Worker: covered requests are forwarded
+   * through it (README, "Deploying").
+   */
+  ORIGIN?: Fetcher;
+};
+
+/**
+ * The `ORIGIN` service binding of an environment, if it has one. Read from any `env`: the gateway
+ * Worker's (uncovered requests) or the coordinator Worker's (covered requests), each of which
+ * binds the origin Worker in its own wrangler config.
  *
  * @example
  * const binding = originBinding(env);
