@@ -8,24 +8,26 @@ import { problemOf, send } from "./harness";
 
 /**
  * An origin that is a Worker (README, "Deploying" › "An origin that is a Worker"), over real HTTP:
- * one `wrangler dev` session runs two Workers, the gateway (`fixtures/gateway-bound.wrangler.toml`:
- * the project's code, Durable Object and migrations, an `ORIGIN` service binding and no
- * ORIGIN_URL) and the origin Worker it binds (`fixtures/origin-worker.wrangler.toml`,
- * `fixtures/origin-worker.js`). The first `-c` config is served on the port; the second is
- * reachable only through the binding. The origin Worker counts its own calls per tag (see its
+ * one `wrangler dev` session runs three Workers, the gateway (`fixtures/gateway-bound.wrangler.toml`:
+ * the project's code, an `ORIGIN` service binding and no ORIGIN_URL), its coordinator Worker
+ * (`fixtures/coordinator-bound.wrangler.toml`: the Durable Objects, which forward through their own
+ * `ORIGIN` binding) and the origin Worker both bind (`fixtures/origin-worker.wrangler.toml`,
+ * `fixtures/origin-worker.js`). The first `-c` config is served on the port; the others are
+ * reachable only through the bindings. The origin Worker counts its own calls per tag (see its
  * header for why module state, and how a reload is caught); `GET /__origin/calls`, uncovered,
  * passes through the gateway to read them.
  */
 
 const FIXTURES = path.join(PROJECT_ROOT, "test", "e2e", "fixtures");
 const GATEWAY_CONFIG = path.join(FIXTURES, "gateway-bound.wrangler.toml");
+const COORDINATOR_CONFIG = path.join(FIXTURES, "coordinator-bound.wrangler.toml");
 const ORIGIN_WORKER_CONFIG = path.join(FIXTURES, "origin-worker.wrangler.toml");
 
-/** The gateway and its origin Worker in one `wrangler dev` session, with a state folder of its own. */
+/** The gateway, its coordinators and its origin Worker in one `wrangler dev` session, with a state folder of its own. */
 async function startSession(vars: Record<string, string>): Promise<WranglerDev> {
   const state = mkdtempSync(path.join(tmpdir(), "idem-e2e-bound-"));
   const dev = await startWranglerDev({
-    config: [GATEWAY_CONFIG, ORIGIN_WORKER_CONFIG],
+    config: [GATEWAY_CONFIG, COORDINATOR_CONFIG, ORIGIN_WORKER_CONFIG],
     vars,
     persistTo: state,
   }).catch((error: unknown) => {
