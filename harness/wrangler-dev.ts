@@ -1,16 +1,31 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
  * Starts `wrangler dev` as a real child process on 127.0.0.1 and resolves once it serves, for
- * `npm start`, the end-to-end tests and the benchmarks. Offline-safe: no `cf.json` fetch, no
- * telemetry.
+ * `npm start`, the end-to-end tests, the benchmarks and the soak. Offline-safe: no `cf.json`
+ * fetch, no telemetry.
+ *
+ * The project is two Workers (docs/adr/0010): the gateway (`wrangler.toml`) and the coordinator
+ * Worker its `COORDINATOR` binding names with `script_name` (`wrangler.coordinator.toml`). By
+ * default both run in one session, the gateway served. `startCoordinator` and `startGatewayAlone`
+ * run them in two sessions instead, which find each other through a dev registry directory they
+ * share: the shape of production, where either Worker is deployed without the other.
  */
 
 /** The project root (where wrangler.toml lives). */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** The gateway Worker's config. */
+export const GATEWAY_CONFIG = "wrangler.toml";
+/** The coordinator Worker's config: the Durable Objects, bound by the gateway with `script_name`. */
+export const COORDINATOR_CONFIG = "wrangler.coordinator.toml";
+/** Both Workers in one session, the gateway first (the first config is the one served). */
+export const BOTH_WORKERS: readonly string[] = [GATEWAY_CONFIG, COORDINATOR_CONFIG];
 
 /** Options of `startWranglerDev`. */
 export interface WranglerDevOptions {
@@ -18,10 +33,19 @@ export interface WranglerDevOptions {
   port?: number;
   /** `--var NAME:VALUE` pairs. */
   vars?: Record<string, string>;
-  /** `--persist-to`: keeps state across restarts. */
+  /** `--persist-to`: keeps state across restarts (the state of every Worker of the session). */
   persistTo?: string;
-  /** A wrangler config other than the project's, or several (one Worker each; the first served). */
+  /**
+   * The session's wrangler configs, one Worker each, the first served. Default: both of the
+   * project's Workers, {@link BOTH_WORKERS}.
+   */
   config?: string | readonly string[];
+  /**
+   * The dev registry directory: where the session registers its Workers, and finds those of other
+   * sessions that its bindings name but it does not run. Default: a directory of its own, removed
+   * when it stops, so that sessions started in parallel never see (or bind) each other's Workers.
+   */
+  registry?: string;
   /** Extra environment for the process. */
   env?: Record<string, string>;
   /** Echo wrangler's output to this process's stdout. */
@@ -70,11 +94,15 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   const {
     vars = {},
     persistTo,
-    config,
+    config = BOTH_WORKERS,
     env = {},
     inheritOutput = false,
     readyTimeoutMs = 60_000,
   } = options;
+  const configs = typeof config === "string" ? [config] : config;
+  const ownRegistry =
+    options.registry === undefined ? mkdtempSync(path.join(tmpdir(), "idem-registry-")) : null;
+  const registry = options.registry ?? (ownRegistry as string);
   // Port 0: the OS picks a free port when wrangler binds it, and "Ready on" names it. Picking one
   // here first and passing it on races with every other process starting at the same time.
   const requestedPort = options.port ?? 0;
@@ -92,10 +120,9 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     "log",
   ];
   // Several configs run several Workers in one session: the first is served on the port, the
-  // others are reachable through service bindings.
-  for (const file of typeof config === "string" ? [config] : (config ?? [])) {
-    args.push("--config", file);
-  }
+  // others are reachable through bindings (service, and Durable Object with `script_name`).
+  // `--var` reaches the first only, and `--persist-to` holds the state of all of them.
+  for (const file of configs) args.push("--config", file);
   if (persistTo !== undefined) args.push("--persist-to", persistTo);
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
 
@@ -108,6 +135,11 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
       WRANGLER_SEND_ERROR_REPORTS: "false",
       DO_NOT_TRACK: "1",
       CI: "1",
+      // wrangler passes WRANGLER_REGISTRY_PATH to miniflare, which prefers
+      // CLOUDFLARE_DEV_REGISTRY_PATH when that is set: both, so neither a default in the user's
+      // home nor a variable of the caller's shell decides which Workers a session sees.
+      WRANGLER_REGISTRY_PATH: registry,
+      CLOUDFLARE_DEV_REGISTRY_PATH: registry,
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -154,16 +186,23 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     }
   };
   const stop = async (signal: NodeJS.Signals) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      signalGroup("SIGKILL");
-      return;
+    if (child.exitCode === null && child.signalCode === null) {
+      signalGroup(signal);
+      const force = setTimeout(() => signalGroup("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(force);
     }
-    signalGroup(signal);
-    const force = setTimeout(() => signalGroup("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(force);
     // Whatever wrangler left behind in its group goes with it.
     signalGroup("SIGKILL");
+    if (ownRegistry !== null) {
+      rmSync(ownRegistry, { recursive: true, force: true });
+    } else {
+      // A session that died without unregistering (SIGKILL) leaves its entries for up to 90 s,
+      // and a successor with the same Worker names would wait that long to register.
+      for (const name of configs.map(workerName)) {
+        rmSync(path.join(registry, name), { force: true });
+      }
+    }
   };
 
   try {
@@ -171,6 +210,10 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   } catch (error) {
     await stop("SIGKILL");
     throw error;
+  }
+  if (ownRegistry !== null) {
+    // Removed however the process ends, not only through `stop`.
+    void exited.then(() => rmSync(ownRegistry, { recursive: true, force: true }));
   }
   const port = Number(/Ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1] ?? requestedPort);
   return {
@@ -196,4 +239,54 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     stop: () => stop("SIGTERM"),
     kill: () => stop("SIGKILL"),
   };
+}
+
+/** The `name` of a wrangler config (TOML), as the dev registry names its entry. */
+function workerName(config: string): string {
+  const text = readFileSync(path.resolve(PROJECT_ROOT, config), "utf8");
+  const name = /^name\s*=\s*"([^"]+)"/m.exec(text)?.[1];
+  if (name === undefined) throw new Error(`${config}: no top-level name`);
+  return name;
+}
+
+/** A dev registry directory for sessions that must find each other, and only each other. */
+export interface Registry {
+  path: string;
+  /** Removes the directory (after the sessions using it have stopped). */
+  remove(): void;
+}
+
+/**
+ * A fresh dev registry directory. Sessions given the same one bind each other's Workers; sessions
+ * of other registries (other tests running in parallel) are invisible to them.
+ *
+ * @example
+ * const registry = createRegistry();
+ * const coordinator = await startCoordinator({ registry: registry.path, persistTo: dir });
+ * const gateway = await startGatewayAlone({ registry: registry.path, vars: { ORIGIN_URL } });
+ */
+export function createRegistry(): Registry {
+  const dir = mkdtempSync(path.join(tmpdir(), "idem-registry-"));
+  return { path: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Options of `startCoordinator` and `startGatewayAlone`: a shared registry is required. */
+export type SessionOptions = Omit<WranglerDevOptions, "config" | "registry"> & { registry: string };
+
+/**
+ * The coordinator Worker alone in a session (`wrangler.coordinator.toml`), as it is deployed:
+ * its Durable Objects, reached by gateway sessions of the same registry. Its own port answers
+ * 404. Keep `persistTo` across restarts for its objects' storage.
+ */
+export function startCoordinator(options: SessionOptions): Promise<WranglerDev> {
+  return startWranglerDev({ ...options, config: COORDINATOR_CONFIG });
+}
+
+/**
+ * The gateway Worker alone in a session (`wrangler.toml`), as it is deployed: its `COORDINATOR`
+ * binding reaches the objects of the coordinator session of the same registry, which may be
+ * started before or after it. Stopping and starting it again is what a deploy of the gateway is.
+ */
+export function startGatewayAlone(options: SessionOptions): Promise<WranglerDev> {
+  return startWranglerDev({ ...options, config: GATEWAY_CONFIG });
 }
