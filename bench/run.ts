@@ -82,7 +82,8 @@ function gitDescription(ref: string | null): BenchResults["gateway"] {
   if (ref !== null) {
     return { source: `git ${ref}`, commit: git("rev-parse", "--short=12", ref), dirty: false };
   }
-  const dirty = git("status", "--porcelain", "--", "src", "wrangler.toml") !== "";
+  const dirty =
+    git("status", "--porcelain", "--", "src", "wrangler.toml", "wrangler.coordinator.toml") !== "";
   return { source: "working tree", commit: git("rev-parse", "--short=12", "HEAD"), dirty };
 }
 

@@ -3,7 +3,13 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { workerdRss, type WorkerdRss } from "../harness/proc.ts";
-import { PROJECT_ROOT, startWranglerDev, type WranglerDev } from "../harness/wrangler-dev.ts";
+import {
+  COORDINATOR_CONFIG,
+  GATEWAY_CONFIG,
+  PROJECT_ROOT,
+  startWranglerDev,
+  type WranglerDev,
+} from "../harness/wrangler-dev.ts";
 import type { OriginControl, OriginState } from "./origin.ts";
 
 /** The processes of a run: the origin, the bare proxy and the gateways, and requests to them. */
@@ -67,20 +73,22 @@ export async function startOrigin(latencyMs: number): Promise<Origin> {
 
 /**
  * Starts the bare proxy (`shards` null) or the gateway with `IDEMPOTENCY_SHARDS=shards`, in front
- * of `originUrl`, with its state in `persistTo`. `config` is a gateway exported by `exportRef`.
+ * of `originUrl`, with its state in `persistTo`. The gateway is the working tree's two Workers
+ * (the gateway and its coordinator Worker, in one session), or `config`: the configs of a tree
+ * exported by `exportRef`.
  */
 export async function startTarget(options: {
   shards: number | null;
   originUrl: string;
   persistTo: string;
-  config?: string | undefined;
+  config?: readonly string[] | undefined;
   vars?: Record<string, string>;
 }): Promise<Target> {
   const { shards, originUrl, persistTo } = options;
   const bare = shards === null;
   const vars: Record<string, string> = { ...options.vars, ORIGIN_URL: originUrl };
   if (!bare) vars.IDEMPOTENCY_SHARDS = String(shards);
-  const config = bare ? "bench/bare-proxy/wrangler.toml" : options.config;
+  const config = bare ? ["bench/bare-proxy/wrangler.toml"] : options.config;
   const dev = await startWranglerDev({
     vars,
     persistTo,
@@ -106,18 +114,31 @@ export function rss(target: Target): WorkerdRss {
 }
 
 /**
- * Exports `src/` and `wrangler.toml` as committed at `ref` into `dir`, so that the run measures
- * a fixed tree; returns the exported wrangler.toml, relative to the project root.
+ * Exports `src/` and the wrangler configs as committed at `ref` into `dir`, so that the run
+ * measures a fixed tree; returns the exported configs, relative to the project root: the gateway's
+ * and, from the commit that gave the coordinator a Worker of its own, the coordinator Worker's
+ * (before it, the gateway's Worker holds the class).
  */
-export function exportRef(ref: string, dir: string): string {
+export function exportRef(ref: string, dir: string): string[] {
   fs.mkdirSync(dir, { recursive: true });
-  const files = ["src", "wrangler.toml", "tsconfig.json", "package.json"];
+  const configs = [GATEWAY_CONFIG, COORDINATOR_CONFIG].filter((config) => {
+    try {
+      execFileSync("git", ["cat-file", "-e", `${ref}:${config}`], {
+        cwd: PROJECT_ROOT,
+        stdio: "ignore",
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const files = ["src", ...configs, "tsconfig.json", "package.json"];
   const tar = execFileSync("git", ["archive", "--format=tar", ref, ...files], {
     cwd: PROJECT_ROOT,
     maxBuffer: 256 * 1024 * 1024,
   });
   execFileSync("tar", ["-x", "-C", dir], { input: tar });
-  return path.relative(PROJECT_ROOT, path.join(dir, "wrangler.toml"));
+  return configs.map((config) => path.relative(PROJECT_ROOT, path.join(dir, config)));
 }
 
 /** One answer to a request sent with `fetch` (outside autocannon). */

@@ -13,7 +13,8 @@ import { verify, type Stats, type Violation } from "./soak/verify.ts";
 
 /**
  * `npm run soak`: the idempotency load check (README, "Reliability and security"). One gateway
- * under real `wrangler dev` in front of the test origin, both on 127.0.0.1; tens of thousands of
+ * (its two Workers, the gateway and the coordinator Worker, in one session of real `wrangler dev`)
+ * in front of the test origin, both on 127.0.0.1; tens of thousands of
  * requests over thousands of keys, each key playing one origin behaviour for its life (201, 503,
  * 500, reset, truncated body, hang past the 300 ms origin timeout), with shuffled and simultaneous
  * duplicates. Then per key: the origin saw at most one request unless the contract released the

@@ -4,8 +4,11 @@ import { startWranglerDev } from "../harness/wrangler-dev.ts";
 
 /**
  * `npm start`: the gateway under `wrangler dev` on 127.0.0.1:8787 in front of the demo payment
- * API on 127.0.0.1:8788 — offline, no Cloudflare account — and a curl line to try.
- * PORT and DEMO_API_PORT override the ports; PERSIST_TO keeps the gateway's state in a folder.
+ * API on 127.0.0.1:8788 — offline, no Cloudflare account — and a curl line to try. The session
+ * runs both Workers, the gateway (served) and the coordinator Worker that holds the keys
+ * (`npm run dev` is the same wrangler command, without the demo API).
+ * PORT and DEMO_API_PORT override the ports; PERSIST_TO keeps the coordinators' stored keys in a
+ * folder.
  */
 const port = Number(process.env.PORT ?? 8787);
 const apiPort = Number(process.env.DEMO_API_PORT ?? 8788);
