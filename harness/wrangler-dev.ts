@@ -61,8 +61,11 @@ export interface WranglerDev {
   process: ChildProcess;
   /** Everything it printed so far. */
   output(): string;
-  /** Resolves once its output contains `text` (rejects after `timeoutMs`, default 10 s). */
-  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves once its output from position `from` on (default 0: all of it; `output().length`:
+   * from now on) contains `text`; rejects after `timeoutMs` (default 10 s).
+   */
+  waitForOutput(text: string, timeoutMs?: number, from?: number): Promise<void>;
   /** Stops it (SIGTERM, then SIGKILL after 5 s) and resolves when it has exited. */
   stop(): Promise<void>;
   /** Kills it at once, as a crash would (SIGKILL). */
@@ -221,10 +224,10 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
     port,
     process: child,
     output: () => output,
-    waitForOutput: (text, timeoutMs = 10_000) =>
+    waitForOutput: (text, timeoutMs = 10_000, from = 0) =>
       new Promise<void>((resolve, reject) => {
         const watch = () => {
-          if (!output.includes(text)) return;
+          if (!output.includes(text, from)) return;
           watchers.delete(watch);
           clearTimeout(timer);
           resolve();

@@ -2,7 +2,13 @@ import { expect } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startWranglerDev, type WranglerDev } from "../../harness/wrangler-dev.ts";
+import {
+  createRegistry,
+  startCoordinator,
+  startGatewayAlone,
+  startWranglerDev,
+  type WranglerDev,
+} from "../../harness/wrangler-dev.ts";
 
 /**
  * End-to-end helpers: real `wrangler dev` processes in front of a real origin, over real HTTP
@@ -10,9 +16,10 @@ import { startWranglerDev, type WranglerDev } from "../../harness/wrangler-dev.t
  */
 
 /**
- * Starts the gateway in front of `originUrl` with extra `vars`. Without `persistTo`, each gateway
- * gets a state folder of its own (removed when it stops): processes sharing wrangler's default
- * `.wrangler/state` would share Durable Object databases and fail on SQLite locks.
+ * Starts the gateway in front of `originUrl` with extra `vars`: its two Workers, the gateway and
+ * the coordinator Worker, in one session. Without `persistTo`, each gateway gets a state folder of
+ * its own (removed when it stops): processes sharing wrangler's default `.wrangler/state` would
+ * share Durable Object databases and fail on SQLite locks.
  */
 export async function startGateway(
   originUrl: string,
@@ -49,6 +56,101 @@ export async function startGateways(
   }
   await Promise.all(settled.map((s) => (s.status === "fulfilled" ? s.value.stop() : undefined)));
   throw failed.reason;
+}
+
+/**
+ * The two Workers in two `wrangler dev` sessions that find each other through a dev registry of
+ * their own, as deployed: either can be stopped and started again while the other keeps running,
+ * which is what a deploy of one Worker does (docs/adr/0010).
+ */
+export interface SplitDeployment {
+  /** The gateway session now (a new one after `redeployGateway`). */
+  readonly gateway: WranglerDev;
+  /** The coordinator session now (a new one after `redeployCoordinator`). */
+  readonly coordinator: WranglerDev;
+  /**
+   * Stops the gateway session with SIGTERM, as a deploy ends the old version, and starts it again
+   * on the same port, with the same vars; resolves once the new session serves.
+   */
+  redeployGateway(): Promise<WranglerDev>;
+  /**
+   * Stops the coordinator session with SIGTERM and starts it again on the same storage; resolves
+   * once the gateway session has reconnected to it.
+   */
+  redeployCoordinator(): Promise<WranglerDev>;
+  /** Stops both sessions and removes their state and registry. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the coordinator Worker, then the gateway in front of `originUrl` with `vars`, in two
+ * sessions sharing a fresh dev registry; each keeps its state in a folder of its own across
+ * redeploys.
+ */
+export async function startSplitDeployment(
+  originUrl: string,
+  vars: Record<string, string> = {},
+): Promise<SplitDeployment> {
+  const registry = createRegistry();
+  const coordinatorState = mkdtempSync(path.join(tmpdir(), "idem-e2e-coordinator-"));
+  const gatewayState = mkdtempSync(path.join(tmpdir(), "idem-e2e-gateway-"));
+  const gatewayVars = { ORIGIN_URL: originUrl, ...vars };
+  const cleanUp = () => {
+    for (const dir of [coordinatorState, gatewayState])
+      rmSync(dir, { recursive: true, force: true });
+    registry.remove();
+  };
+  const newCoordinator = () =>
+    startCoordinator({ registry: registry.path, persistTo: coordinatorState });
+  const newGateway = (port?: number) =>
+    startGatewayAlone({
+      registry: registry.path,
+      persistTo: gatewayState,
+      vars: gatewayVars,
+      ...(port !== undefined ? { port } : {}),
+    });
+
+  let coordinator: WranglerDev;
+  let gateway: WranglerDev;
+  try {
+    coordinator = await newCoordinator();
+  } catch (error) {
+    cleanUp();
+    throw error;
+  }
+  try {
+    gateway = await newGateway();
+  } catch (error) {
+    await coordinator.stop();
+    cleanUp();
+    throw error;
+  }
+  return {
+    get gateway() {
+      return gateway;
+    },
+    get coordinator() {
+      return coordinator;
+    },
+    async redeployGateway() {
+      const port = gateway.port;
+      await gateway.stop();
+      gateway = await newGateway(port);
+      return gateway;
+    },
+    async redeployCoordinator() {
+      await coordinator.stop();
+      // The gateway prints its bindings' status again when the registry shows the new session.
+      const mark = gateway.output().length;
+      coordinator = await newCoordinator();
+      await gateway.waitForOutput("[connected]", 30_000, mark);
+      return coordinator;
+    },
+    async stop() {
+      await Promise.all([gateway.stop(), coordinator.stop()]);
+      cleanUp();
+    },
+  };
 }
 
 /** Options of `send`. */
