@@ -383,6 +383,14 @@ export const SETTINGS = {
       "how long a Worker may replay a completed answer it has seen without asking the coordinator (`0`: never; ADR 0008)",
     schema: integer(0, 300),
   }),
+  IDEMPOTENCY_STORAGE_LIMIT_BYTES: declare({
+    field: "storageLimitBytes",
+    default: "9000000000",
+    perRoute: false,
+    description:
+      "an object's database size past which it takes no new key (`503 gateway-busy`; at most 9 GB, a gigabyte below the platform's 10 GB per object, left to the answers of keys in flight); `storage-high` is logged from 80% of it",
+    schema: integer(1_048_576, 9_000_000_000),
+  }),
 } as const;
 
 type Registry = typeof SETTINGS;

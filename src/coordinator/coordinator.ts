@@ -11,7 +11,22 @@ import {
 } from "./record-queries";
 import { claim, decide, type KeyRecord, type RecordState } from "../core/record";
 import type { MappingReport, MappingVerdict } from "../core/mapping";
-import { REGISTRY_SCHEMA, reportMapping } from "./mapping-registry";
+import type { BusyReason } from "../core/problems";
+import { REGISTRY_NAME, REGISTRY_SCHEMA, reportMapping } from "./mapping-registry";
+import {
+  MappingVerdicts,
+  VERDICTS_SCHEMA,
+  type Confirmed,
+  type Standing,
+} from "./mapping-verdicts";
+import { isKeyObjectName, relayName } from "./verdict-relay";
+import {
+  OBJECT_STORAGE_LIMIT_BYTES,
+  STORAGE_REFUSE_BYTES,
+  busyRetryAfter,
+  isStorageFull,
+  storageStanding,
+} from "./capacity";
 import { MOVED_SCHEMA, collectMoved, hasMoved, markMoved, movedTo } from "./moved-keys";
 import { callOrigin } from "./origin-call";
 import { originBinding } from "../env";
@@ -49,12 +64,23 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
    * construction and kept up to date saves a lookup on every first request outside migrations.
    */
   #mayHaveMoved: boolean;
+  /** The registry's verdicts on the mappings of the Workers that send commands here (ADR 0009). */
+  readonly #verdicts: MappingVerdicts;
+  /** When this instance last logged that its storage is high (at most once a minute). */
+  #storageWarnedAt = Number.NEGATIVE_INFINITY;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(SCHEMA + RECORDS_BY_STATE + MOVED_SCHEMA + REGISTRY_SCHEMA);
+    ctx.storage.sql.exec(
+      SCHEMA + RECORDS_BY_STATE + MOVED_SCHEMA + REGISTRY_SCHEMA + VERDICTS_SCHEMA,
+    );
     addMissingColumns(ctx.storage.sql);
     this.#mayHaveMoved = hasMoved(ctx.storage.sql);
+    this.#verdicts = new MappingVerdicts(
+      ctx.storage.sql,
+      (report) => this.#askRegistry(report),
+      (promise) => ctx.waitUntil(promise),
+    );
   }
 
   /**
@@ -69,16 +95,33 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     return streamed(reply, this.#delivery, first) ?? inProgress(1);
   }
 
-  async #execute(command: ExecuteCommand): Promise<FinalReply | Moved> {
+  async #execute(command: ExecuteCommand, confirmed?: Standing): Promise<FinalReply | Moved> {
     const now = Date.now();
     const row = this.#readRow(command.identity);
     const inflight = this.#inflight.get(command.identity);
     const decision = decide(row, command.fingerprint, now, inflight !== undefined);
     switch (decision.kind) {
       case "forward": {
+        // Only a claim needs the registry's verdict on the Worker's mapping (ADR 0009). Workers
+        // older than the `mapping` field asked the registry themselves.
+        if (command.mapping !== undefined) {
+          const standing = confirmed ?? this.#verdicts.standing(command.mapping, now);
+          if (standing === null) {
+            // The registry is asked; the record is read again afterwards, since other requests
+            // may have claimed the key meanwhile.
+            const answer = await this.#verdicts.confirm(command.mapping, now);
+            return this.#execute(command, answer);
+          }
+          if (standing.kind === "refused") return misconfigured(standing);
+          if (standing.kind === "unavailable") return busy("registry");
+        }
         const elsewhere = this.#elsewhere(command, now);
-        if (elsewhere !== null)
-          return { kind: "moved", outcome: "moved", replayed: false, to: elsewhere };
+        if (elsewhere !== null) {
+          // The marker expires like a record, so it needs the alarm too — even in an object
+          // that never claims a key (one object per key, under the previous mapping).
+          await this.#ensureAlarm(elsewhere.expiresAt);
+          return { kind: "moved", outcome: "moved", replayed: false, to: elsewhere.to };
+        }
         return this.#forward(command, now, row !== null);
       }
       case "mismatch":
@@ -104,6 +147,25 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
    */
   reportMapping(report: MappingReport): MappingVerdict {
     return reportMapping(this.ctx.storage.sql, report, Date.now());
+  }
+
+  /**
+   * The registry's verdict on `report`, as this object knows it (only on the relay objects that
+   * objects of one key each ask instead of the registry: ADR 0009). Throws when no verdict is
+   * known and the registry does not answer.
+   */
+  async relayVerdict(report: MappingReport): Promise<Confirmed> {
+    return this.#verdicts.confirmed(report, Date.now());
+  }
+
+  /**
+   * How much this object stores, for operators and capacity planning (README, "Bounds"): the
+   * SQLite database's size against the platform's limit per object, and its live records.
+   */
+  storageUse(): { bytes: number; records: number } {
+    const sql = this.ctx.storage.sql;
+    const records = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM records").one().n;
+    return { bytes: sql.databaseSize, records };
   }
 
   /**
@@ -192,21 +254,40 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     return this.#delete(identity) ? "purged" : "absent";
   }
 
-  /** Garbage collection: removes expired records, then re-arms for the next expiry. */
+  /**
+   * Garbage collection: removes expired records and moved markers, at most `ALARM_BATCH_ROWS` of
+   * each per run (a backlog of millions must not load at once nor hold the object for minutes),
+   * then re-arms: soon while a backlog remains, else for the next expiry.
+   */
   override async alarm(): Promise<void> {
     const now = Date.now();
-    const expired = this.ctx.storage.sql
-      .exec<{ identity: string }>("SELECT identity FROM records WHERE expires_at <= ?", now)
+    const sql = this.ctx.storage.sql;
+    // Records still in flight here are skipped, so the batch reaches past them.
+    const expired = sql
+      .exec<{ identity: string }>(
+        "SELECT identity FROM records WHERE expires_at <= ? ORDER BY expires_at LIMIT ?",
+        now,
+        ALARM_BATCH_ROWS + this.#inflight.size,
+      )
       .toArray();
+    let collected = 0;
     for (const { identity } of expired) {
       // An expired record whose origin call is still running here is its owner's to finish.
-      if (!this.#inflight.has(identity)) this.#delete(identity);
+      if (this.#inflight.has(identity)) continue;
+      this.#delete(identity);
+      collected++;
     }
-    const nextRecord = this.ctx.storage.sql
+    const moved = collectMoved(sql, now, ALARM_BATCH_ROWS);
+    this.#mayHaveMoved = moved.next !== null;
+    if (collected >= ALARM_BATCH_ROWS || moved.more) {
+      this.#alarmAt = now + ALARM_BACKLOG_MS;
+      await this.ctx.storage.setAlarm(this.#alarmAt);
+      return;
+    }
+    const nextRecord = sql
       .exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM records")
       .one().next;
-    const nextMoved = collectMoved(this.ctx.storage.sql, now);
-    this.#mayHaveMoved = nextMoved !== null;
+    const nextMoved = moved.next;
     const next =
       nextRecord === null
         ? nextMoved
@@ -231,34 +312,63 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
    * under the new mapping (recorded first, so that a Worker that knows only this mapping is sent
    * there too). `null`: claim it here.
    */
-  #elsewhere(command: ExecuteCommand, now: number): string | null {
+  #elsewhere(command: ExecuteCommand, now: number): { to: string; expiresAt: number } | null {
     const sql = this.ctx.storage.sql;
     const marked = this.#mayHaveMoved ? movedTo(sql, command.identity, now) : null;
     const destination = marked ?? command.next ?? null;
     if (destination === null) return null;
-    markMoved(sql, command.identity, destination, now + command.policy.ttlSeconds * 1000);
+    const expiresAt = markMoved(
+      sql,
+      command.identity,
+      destination,
+      now + command.policy.ttlSeconds * 1000,
+    );
     this.#mayHaveMoved = true;
-    return destination;
+    return { to: destination, expiresAt };
   }
 
   #forward(command: ExecuteCommand, now: number, replacing: boolean): Promise<FinalReply> {
     const { identity, fingerprint, policy } = command;
     // Each call holds its request and, soon, its answer in memory: past the bound, new keys are
-    // told to come back, and nothing is claimed.
-    if (this.#inflight.size >= MAX_INFLIGHT_CALLS) return Promise.resolve(inProgress(1));
+    // told to come back later, and nothing is claimed. Overload, not a duplicate: 503.
+    if (this.#inflight.size >= MAX_INFLIGHT_CALLS) return Promise.resolve(busy("calls"));
+    const sql = this.ctx.storage.sql;
+    const refuseBytes = command.storageLimitBytes ?? STORAGE_REFUSE_BYTES;
+    const storage = storageStanding(sql.databaseSize, refuseBytes);
+    if (storage !== "ok") this.#warnStorage(sql.databaseSize, refuseBytes, now);
+    // Near the platform's limit per object, new keys are refused while the keys in flight can
+    // still store their answers.
+    if (storage === "full") return Promise.resolve(busy("storage"));
     const record = claim(fingerprint, now, policy.ttlSeconds * 1000, policy.originTimeoutMs);
-    if (replacing) this.#delete(identity);
     // Synchronous: no other event can interleave between the read in `execute` and this claim.
-    this.ctx.storage.sql.exec(
-      "INSERT INTO records (identity, fingerprint, state, created_at, expires_at, lease_until, method, path) VALUES (?, ?, 'in_flight', ?, ?, ?, ?, ?)",
-      identity,
-      fingerprint,
-      record.createdAt,
-      record.expiresAt,
-      record.leaseUntil,
-      command.request.method,
-      command.path ?? null,
-    );
+    const insert = () =>
+      sql.exec(
+        "INSERT INTO records (identity, fingerprint, state, created_at, expires_at, lease_until, method, path) VALUES (?, ?, 'in_flight', ?, ?, ?, ?, ?)",
+        identity,
+        fingerprint,
+        record.createdAt,
+        record.expiresAt,
+        record.leaseUntil,
+        command.request.method,
+        command.path ?? null,
+      );
+    try {
+      // Replacing an expired record takes two statements, which must commit together; a new key
+      // takes one, atomic by itself (no savepoint on the common path).
+      if (replacing) {
+        this.ctx.storage.transactionSync(() => {
+          this.#deleteRows(identity);
+          insert();
+        });
+      } else insert();
+    } catch (error) {
+      // The database is at its size limit (SQLITE_FULL): nothing was claimed or sent.
+      if (isStorageFull(error)) {
+        this.#warnStorage(sql.databaseSize, refuseBytes, now);
+        return Promise.resolve(busy("storage"));
+      }
+      throw error;
+    }
     const answer = this.#callAndRecord(command, record).finally(() => {
       this.#inflight.delete(identity);
     });
@@ -271,22 +381,29 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
 
   async #callAndRecord(command: ExecuteCommand, record: KeyRecord): Promise<FinalReply> {
     const { identity, policy, request } = command;
-    await this.#ensureAlarm(record.expiresAt);
-    if (
-      needsProbe(policy.originUrl, Date.now(), originBinding(this.env)) &&
-      (await probeOrigin(policy.originUrl, hopOnly(request.headers))) === "unreachable"
-    ) {
-      // The request was never sent: nothing reached the origin, so the key is released.
+    try {
+      await this.#ensureAlarm(record.expiresAt);
+      if (
+        needsProbe(policy.originUrl, Date.now(), originBinding(this.env)) &&
+        (await probeOrigin(policy.originUrl, hopOnly(request.headers))) === "unreachable"
+      ) {
+        // The request was never sent: nothing reached the origin, so the key is released.
+        this.#delete(identity);
+        return {
+          kind: "problem",
+          outcome: "unreachable",
+          replayed: false,
+          problem: {
+            code: "origin-unreachable",
+            detail: "The origin could not be reached (connection refused or name not resolved).",
+          },
+        };
+      }
+    } catch (error) {
+      // A failure before the origin call (arming the alarm, the probe): the request was never
+      // sent, so the key is released rather than left to end `unknown`.
       this.#delete(identity);
-      return {
-        kind: "problem",
-        outcome: "unreachable",
-        replayed: false,
-        problem: {
-          code: "origin-unreachable",
-          detail: "The origin could not be reached (connection refused or name not resolved).",
-        },
-      };
+      throw error;
     }
     const started = Date.now();
     const result = await callOrigin(request, {
@@ -419,11 +536,45 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
   }
 
   #delete(identity: string): boolean {
+    return this.ctx.storage.transactionSync(() => this.#deleteRows(identity));
+  }
+
+  /** The deletes of `#delete`, for a caller already inside a transaction. */
+  #deleteRows(identity: string): boolean {
     const sql = this.ctx.storage.sql;
-    return this.ctx.storage.transactionSync(() => {
-      sql.exec("DELETE FROM chunks WHERE identity = ?", identity);
-      return sql.exec("DELETE FROM records WHERE identity = ?", identity).rowsWritten > 0;
-    });
+    sql.exec("DELETE FROM chunks WHERE identity = ?", identity);
+    return sql.exec("DELETE FROM records WHERE identity = ?", identity).rowsWritten > 0;
+  }
+
+  /** Logs, at most once a minute per instance, that this object's storage is high. */
+  #warnStorage(bytes: number, refuseBytes: number, now: number): void {
+    if (now - this.#storageWarnedAt < ALARM_BATCH_MS) return;
+    this.#storageWarnedAt = now;
+    const object = this.ctx.id.name ?? "";
+    // The object's name is a shard name, or (one object per key) a key identity: log its prefix.
+    console.warn(
+      JSON.stringify({
+        event: "storage-high",
+        object: object.slice(0, 32),
+        bytes,
+        refuseBytes,
+        limitBytes: OBJECT_STORAGE_LIMIT_BYTES,
+      }),
+    );
+  }
+
+  /**
+   * Asks the registry for its verdict on `report` — through a relay when this object holds one
+   * key only (`IDEMPOTENCY_SHARDS=0`), so that the registry's load does not grow with new keys.
+   */
+  async #askRegistry(report: MappingReport): Promise<Confirmed> {
+    const name = this.ctx.id.name;
+    if (name !== undefined && isKeyObjectName(name)) {
+      return await this.env.COORDINATOR.getByName(relayName(name)).relayVerdict(report);
+    }
+    const sentAt = Date.now();
+    const verdict = await this.env.COORDINATOR.getByName(REGISTRY_NAME).reportMapping(report);
+    return { verdict, confirmedAt: sentAt };
   }
 
   /**
@@ -541,6 +692,12 @@ const LOST_TRACK =
 /** The shortest time between two garbage-collecting alarms of one object. */
 export const ALARM_BATCH_MS = 60_000;
 
+/** Most records (and, separately, moved markers) one alarm run deletes. */
+export const ALARM_BATCH_ROWS = 1_000;
+
+/** How soon the alarm runs again while expired rows remain beyond one batch. */
+export const ALARM_BACKLOG_MS = 1_000;
+
 /**
  * Most duplicates that may wait on one in-flight key in one object. Beyond it they get
  * `409 request-in-progress` at once, which keeps memory per key bounded under a retry storm.
@@ -576,6 +733,26 @@ function inProgress(retryAfterSeconds: number): FinalReply {
     outcome: "rejected",
     replayed: false,
     problem: { code: "request-in-progress", retryAfterSeconds },
+  };
+}
+
+/** Overload: nothing was claimed, and a retry soon is a first request (README, "Bounds"). */
+function busy(reason: BusyReason): FinalReply {
+  return {
+    kind: "problem",
+    outcome: "busy",
+    replayed: false,
+    problem: { code: "gateway-busy", reason, retryAfterSeconds: busyRetryAfter(Math.random()) },
+  };
+}
+
+/** The registry refused the Worker's key mapping: nothing may be claimed under it (ADR 0006). */
+function misconfigured(refusal: { variable: string; detail: string }): FinalReply {
+  return {
+    kind: "problem",
+    outcome: "misconfigured",
+    replayed: false,
+    problem: { code: "invalid-configuration", variable: refusal.variable, detail: refusal.detail },
   };
 }
 

@@ -1,3 +1,4 @@
+import { VERDICT_LEASE_MS } from "./mapping-verdicts";
 import {
   decideMapping,
   type MappingReport,
@@ -7,16 +8,22 @@ import {
 
 /**
  * The registry of key → object mappings in use: one coordinator object per namespace, named
- * `REGISTRY_NAME`, whose `registry` table holds the `MappingState` (docs/adr/0006). Each Worker
- * isolate reports its mapping before its first covered request and again every `HEARTBEAT_MS`;
- * the registry refuses a configuration that could place one key in two objects.
+ * `REGISTRY_NAME`, whose `registry` table holds the `MappingState` (docs/adr/0006). The objects
+ * that claim keys report the mapping of the Workers that send them commands, and keep the verdict
+ * for at most `VERDICT_LEASE_MS` (docs/adr/0009); Workers older than that reported their mapping
+ * themselves every `HEARTBEAT_MS`. The registry refuses a configuration that could place one key
+ * in two objects.
  */
 
 /** The object that holds the registry (it can never be a shard or a key identity name). */
 export const REGISTRY_NAME = "mapping-registry";
 
-/** How often a running isolate reports its mapping again. */
-export const HEARTBEAT_MS = 60_000;
+/**
+ * How long after the registry last saw a mapping a key may still be claimed under it: the
+ * objects' lease on a verdict, which is longer than the heartbeat of Workers that reported
+ * themselves (60 s).
+ */
+export const SIGHTING_VALID_MS = VERDICT_LEASE_MS;
 
 /** The table; created with the object's schema. */
 export const REGISTRY_SCHEMA = `
@@ -33,7 +40,7 @@ CREATE TABLE IF NOT EXISTS registry (
 export function reportMapping(sql: SqlStorage, report: MappingReport, now: number): MappingVerdict {
   const row = sql.exec<{ state: string }>("SELECT state FROM registry WHERE id = 1").toArray()[0];
   const state = row === undefined ? null : (JSON.parse(row.state) as MappingState);
-  const verdict = decideMapping(state, report, now, HEARTBEAT_MS);
+  const verdict = decideMapping(state, report, now, SIGHTING_VALID_MS);
   if (verdict.ok && verdict.state !== state) {
     sql.exec(
       "INSERT INTO registry (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state",

@@ -43,24 +43,41 @@ export function movedTo(sql: SqlStorage, identity: string, now: number): string 
 
 /**
  * Records (or refreshes) that `identity` lives in `destination` until `recordExpiresAt`: every
- * redirect refreshes it, so it always outlives the record it points to.
+ * redirect refreshes it, so it always outlives the record it points to. Returns the marker's
+ * expiry.
  */
 export function markMoved(
   sql: SqlStorage,
   identity: string,
   destination: string,
   recordExpiresAt: number,
-): void {
+): number {
+  const expiresAt = recordExpiresAt + MOVED_MARGIN_MS;
   sql.exec(
     "INSERT INTO moved (identity, destination, expires_at) VALUES (?, ?, ?) ON CONFLICT (identity) DO UPDATE SET destination = excluded.destination, expires_at = MAX(expires_at, excluded.expires_at)",
     identity,
     destination,
-    recordExpiresAt + MOVED_MARGIN_MS,
+    expiresAt,
   );
+  return expiresAt;
 }
 
-/** Removes expired markers; returns the next expiry among the rest, or `null`. */
-export function collectMoved(sql: SqlStorage, now: number): number | null {
-  sql.exec("DELETE FROM moved WHERE expires_at <= ?", now);
-  return sql.exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM moved").one().next;
+/**
+ * Removes up to `limit` expired markers. `more`: expired markers remain; `next`: the earliest
+ * expiry among the markers left, or `null` when none is.
+ */
+export function collectMoved(
+  sql: SqlStorage,
+  now: number,
+  limit: number,
+): { more: boolean; next: number | null } {
+  const removed = sql.exec(
+    "DELETE FROM moved WHERE identity IN (SELECT identity FROM moved WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
+    now,
+    limit,
+  ).rowsWritten;
+  const next = sql
+    .exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM moved")
+    .one().next;
+  return { more: removed >= limit && next !== null && next <= now, next };
 }

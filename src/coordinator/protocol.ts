@@ -1,5 +1,6 @@
 import type { Settings } from "../config/settings";
 import type { OriginRequest } from "../core/origin-request";
+import type { MappingReport } from "../core/mapping";
 import type { GatewayProblem } from "../core/problems";
 import type { RecordState } from "../core/record";
 import type { StoredResponse } from "../core/stored-response";
@@ -49,6 +50,16 @@ export interface ExecuteCommand {
    * This object then arbitrates: a key it holds stays here; any other key is sent there.
    */
   next?: string;
+  /**
+   * The Worker's key mapping, which the object checks against the registry's verdict before it
+   * claims a key (docs/adr/0009). Absent from Workers that asked the registry themselves.
+   */
+  mapping?: MappingReport;
+  /**
+   * `IDEMPOTENCY_STORAGE_LIMIT_BYTES`: the database size past which the object takes no new
+   * key. Absent from older Workers: the default applies.
+   */
+  storageLimitBytes?: number;
 }
 
 /** What happened to a request, for logs and metrics. */
@@ -61,7 +72,11 @@ export type Outcome =
   | "released"
   | "unreachable"
   | "outcome-unknown"
-  | "moved";
+  | "moved"
+  /** `503 gateway-busy`: a bound of the key's object was reached; nothing was claimed. */
+  | "busy"
+  /** The registry refused the Worker's key mapping: nothing was claimed. */
+  | "misconfigured";
 
 /** The coordinator's reply to `execute`: where the key lives, or the final reply, streamed. */
 export type Reply = Streamed<FinalReply> | Moved;

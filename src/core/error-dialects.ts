@@ -66,6 +66,7 @@ const PAYPAL_NAMES: Readonly<Record<number, string>> = {
   409: "RESOURCE_CONFLICT",
   422: "UNPROCESSABLE_ENTITY",
   500: "INTERNAL_SERVER_ERROR",
+  503: "SERVICE_UNAVAILABLE",
 };
 
 /**

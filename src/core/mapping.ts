@@ -254,8 +254,9 @@ export type MappingVerdict =
  *   One with `A → B` still routes through `A`, which holds nothing but redirects: accepted.
  * - Any other mapping is a change without a migration: refused.
  *
- * @param heartbeatMs - how often a running Worker reports again; a Worker with `A` alone may have
- *   been running that long without being seen
+ * @param heartbeatMs - how long after its last report a mapping may still be used to claim keys
+ *   (the objects' lease on a verdict: docs/adr/0009); a Worker with `A` alone may have been
+ *   claiming that long without being seen
  */
 export function decideMapping(
   state: MappingState | null,

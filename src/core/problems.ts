@@ -23,7 +23,8 @@ export type ProblemCode =
   | "record-not-unknown"
   | "sharding-required"
   | "malformed-body"
-  | "missing-scope";
+  | "missing-scope"
+  | "gateway-busy";
 
 /** An expected failure, tagged by its contract code. `detail` is safe to show the caller. */
 export type GatewayProblem =
@@ -53,7 +54,15 @@ export type GatewayProblem =
   // A body the gateway must read (a key in it, or the `json` fingerprint) and cannot.
   | { code: "malformed-body"; detail: string }
   // A key sent without any of the headers that scope it to its caller (README, "The key").
-  | { code: "missing-scope"; headers: readonly string[] };
+  | { code: "missing-scope"; headers: readonly string[] }
+  // A bound of the key's object was reached: nothing was claimed, so a retry is a first request.
+  | { code: "gateway-busy"; reason: BusyReason; retryAfterSeconds: number };
+
+/**
+ * Which bound answered `gateway-busy` (README, "Bounds"): origin calls in flight in one object,
+ * their bytes, the object's storage, or the mapping registry when its verdict has lapsed.
+ */
+export type BusyReason = "calls" | "bytes" | "storage" | "registry";
 
 /** The path prefix under which the gateway documents each problem `type` (see `admin.ts`). */
 export const PROBLEM_TYPE_PREFIX = "/__idempotency/problems/";
@@ -158,7 +167,21 @@ export const PROBLEM_SPECS: Readonly<Record<ProblemCode, ProblemSpec>> = Object.
     title: "A header that scopes the key to its caller is required",
     errorType: "invalid_request_error",
   },
+  // RFC 9110 §15.6.4: a temporary overload, with Retry-After; never a duplicate's 409.
+  "gateway-busy": {
+    status: 503,
+    title: "The gateway is busy",
+    errorType: "api_error",
+  },
 });
+
+const BUSY_DETAILS: Readonly<Record<BusyReason, string>> = {
+  calls: "The object that owns this key has as many origin calls in flight as it may hold.",
+  bytes: "The object that owns this key holds as many request and answer bytes as it may.",
+  storage: "The object that owns this key is near its storage limit and takes no new keys.",
+  registry:
+    "The registry of key mappings has not confirmed this gateway's configuration recently enough.",
+};
 
 /** The human-readable explanation of one problem, never containing a key, credential or body. */
 export function problemDetail(problem: GatewayProblem): string {
@@ -199,6 +222,8 @@ export function problemDetail(problem: GatewayProblem): string {
       return "With IDEMPOTENCY_SHARDS=0 (or IDEMPOTENCY_SHARDS_PREVIOUS=0) each key has its own coordinator object, named by the whole key identity: records cannot be listed or found by key hash. Name the record by its key and scope values.";
     case "malformed-body":
       return `${problem.detail} Nothing was forwarded and the key was not used.`;
+    case "gateway-busy":
+      return `${BUSY_DETAILS[problem.reason]} Nothing was forwarded and the key was not used: retry with the same key after ${problem.retryAfterSeconds} seconds.`;
     case "missing-scope":
       return `This request carries an idempotency key but none of the headers that scope a key to its caller (${problem.headers.join(", ")}), so its key would be shared with every other caller. Send your credential in one of them; nothing was forwarded.`;
   }
@@ -245,7 +270,7 @@ export function problemResponse(
   const headers = new Headers(extraHeaders);
   headers.set("content-type", "application/problem+json");
   headers.set("cache-control", "no-store");
-  if (problem.code === "request-in-progress") {
+  if (problem.code === "request-in-progress" || problem.code === "gateway-busy") {
     // RFC 9110 §10.2.3: delay-seconds.
     headers.set("retry-after", String(problem.retryAfterSeconds));
   }

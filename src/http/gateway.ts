@@ -2,7 +2,8 @@ import type { Config } from "../config/config";
 import { settingsFor } from "../config/routes";
 import type { IdempotencyCoordinator } from "../coordinator/coordinator";
 import { executeOnOwner } from "../coordinator/locate";
-import { checkMapping } from "../coordinator/mapping-check";
+import { mappingReport } from "../coordinator/mapping-check";
+import { coordinatorDeadlineMs } from "../coordinator/deadline";
 import {
   policyOf,
   type ExecuteCommand,
@@ -22,7 +23,6 @@ import { parseBody, type RequestBody } from "../core/request-body";
 import { toResponse } from "../core/stored-response";
 import { logRequest, type RequestLog } from "./log";
 import type { Metrics } from "./metrics";
-import { invalidConfiguration } from "./config-problem";
 import { edgeReplays, type EdgeLookup } from "./edge-replays";
 import { passThrough } from "./pass-through";
 
@@ -58,9 +58,15 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     if (config.requestLogs) logRequest(line);
     deps.metrics.count(line);
   };
-  const refuse = (outcome: RefusalOutcome, problem: GatewayProblem) => {
+  const refuse = (outcome: RefusalOutcome, problem: GatewayProblem, identity?: string) => {
     const response = problemResponse(problem, [], settings.errorDialect);
-    report({ outcome, method, status: response.status, gatewayMs: Date.now() - started });
+    report({
+      outcome,
+      ...(identity === undefined ? {} : { keyHash: identity.slice(0, 32) }),
+      method,
+      status: response.status,
+      gatewayMs: Date.now() - started,
+    });
     return response;
   };
   /**
@@ -138,8 +144,6 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
       comparedBody(settings.fingerprintMode, body),
     ),
   ]);
-  const refused = await checkMapping(deps.coordinators, config, started);
-  if (refused !== null) return invalidConfiguration(refused);
   const edgeMs = config.edgeReplaySeconds * 1000;
   const seen = edgeMs > 0 ? edgeReplays.lookup(identity, print, started) : null;
   if (seen !== null && seen.kind !== "miss") {
@@ -169,11 +173,25 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     policy: policyOf(settings, config.originUrl),
     // Kept with the record for operators; the query may carry customer data and is left out.
     path: url.pathname,
+    mapping: mappingReport(config),
+    storageLimitBytes: config.storageLimitBytes,
   };
 
   const pending = execute(deps.coordinators, config, command);
-  deps.waitUntil(pending);
-  const answer = await pending;
+  // Kept alive if the client leaves; a failure is answered below, not reported twice.
+  deps.waitUntil(pending.catch(() => undefined));
+  const deadlineMs = coordinatorDeadlineMs(command.policy);
+  const answer = await withDeadline(pending, deadlineMs);
+  if (answer === null) {
+    // The coordinator still owns the key and settles it; this client is told the truth (the
+    // outcome is not known yet) and its retry with the same key gets the outcome, never a
+    // second forward. Nothing is stored here.
+    const problem: GatewayProblem = {
+      code: "origin-outcome-unknown",
+      detail: `The gateway's coordinator did not answer within ${deadlineMs} ms; a retry with the same key gets the outcome once it is known.`,
+    };
+    return refuse("coordinator-timeout", problem, identity);
+  }
   if (edgeMs > 0 && answer.kind === "response" && answer.storedUntil !== undefined) {
     const { body } = answer.response;
     // Only small answers come as bytes (larger ones are streamed, and not kept at the edge).
@@ -188,6 +206,9 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     keyHash: identity.slice(0, 32),
     method,
     status: response.status,
+    ...(answer.kind === "problem" && answer.problem.code === "gateway-busy"
+      ? { reason: answer.problem.reason }
+      : {}),
     ...(answer.kind === "response" && answer.originStatus !== undefined
       ? { originStatus: answer.originStatus }
       : {}),
@@ -198,7 +219,38 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
 }
 
 /** The log outcome of a request the Worker refuses itself, before any coordinator call. */
-type RefusalOutcome = "invalid" | "too-large" | "missing-key" | "malformed-body" | "missing-scope";
+type RefusalOutcome =
+  | "invalid"
+  | "too-large"
+  | "missing-key"
+  | "malformed-body"
+  | "missing-scope"
+  | "coordinator-timeout";
+
+/**
+ * `promise`'s value, or `null` once `ms` have passed. A reply that comes later is not read: its
+ * streamed body is cancelled, so the coordinator's delivery budget gets its bytes back.
+ */
+async function withDeadline(
+  promise: Promise<Streamed<FinalReply>>,
+  ms: number,
+): Promise<Streamed<FinalReply> | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  const answer = await Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+  if (answer === null) {
+    promise.then(
+      (late) => {
+        const body = late.kind === "response" ? late.response.body : null;
+        if (body instanceof ReadableStream) void body.cancel();
+      },
+      () => undefined,
+    );
+  }
+  return answer;
+}
 
 /**
  * Whether the request carries a non-empty value of at least one scope header, or no scope

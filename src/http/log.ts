@@ -2,7 +2,17 @@ import type { Outcome } from "../coordinator/protocol";
 
 /** The one structured line logged per covered request (README, "Operating it"). */
 export interface RequestLog {
-  outcome: Outcome | "invalid" | "too-large" | "missing-key" | "malformed-body" | "missing-scope";
+  outcome:
+    | Outcome
+    | "invalid"
+    | "too-large"
+    | "missing-key"
+    | "malformed-body"
+    | "missing-scope"
+    /** The coordinator did not answer within its deadline (README, "Bounds"). */
+    | "coordinator-timeout";
+  /** Which bound a `busy` outcome met (`gateway-busy`). */
+  reason?: string;
   /** The first 32 hex digits of the key identity (a hash of scope values and key), if known. */
   keyHash?: string;
   method: string;

@@ -20,7 +20,7 @@ const NO_METRICS: Metrics = { count: () => undefined, countAdmin: () => undefine
 /**
  * Counters in Workers Analytics Engine when a dataset is bound (`METRICS`), a no-op otherwise.
  * One data point per covered request: the outcome is the index (so queries can sample by it),
- * blobs carry outcome and method, doubles carry status, origin status and durations. One data
+ * blobs carry outcome, method and (for `busy`) the bound that was met, doubles carry status, origin status and durations. One data
  * point per admin call: the index is `admin`, blobs carry `admin`, the action and its result, the
  * double is the status. Nothing that identifies a key, a caller or an operator is written.
  *
@@ -34,7 +34,10 @@ export function metricsFor(dataset: AnalyticsEngineDataset | undefined): Metrics
       // Not awaited and not passed to waitUntil: writeDataPoint is fire-and-forget by design.
       dataset.writeDataPoint({
         indexes: [line.outcome],
-        blobs: [line.outcome, line.method],
+        blobs:
+          line.reason === undefined
+            ? [line.outcome, line.method]
+            : [line.outcome, line.method, line.reason],
         doubles: [line.status, line.originStatus ?? 0, line.gatewayMs, line.originMs ?? 0],
       });
     },

@@ -1,9 +1,19 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DELIVERY_BUDGET_BYTES } from "../../src/coordinator/body-stream";
 import { MAX_INFLIGHT_CALLS } from "../../src/coordinator/coordinator";
+import { BUSY_RETRY_AFTER } from "../../src/coordinator/capacity";
 import { REPLAYED_HEADER } from "../../src/core/header-names";
 import { patternBytes } from "../../harness/test-origin";
-import { newKey, originArrivals, originRequests, post, problemOf, releaseGate } from "./harness";
+import { runInDurableObject } from "cloudflare:test";
+import {
+  coordinatorOfKey,
+  newKey,
+  originArrivals,
+  originRequests,
+  post,
+  problemOf,
+  releaseGate,
+} from "./harness";
 
 /**
  * Memory bounds of one coordinator object (README, "Reliability and security"). Every test here
@@ -50,21 +60,67 @@ describe("an object's memory bounds", () => {
     expect(await originRequests(key)).toHaveLength(1);
   });
 
-  it(`runs at most ${MAX_INFLIGHT_CALLS} origin calls per object; a new key past it gets 409 at once, nothing forwarded`, async () => {
+  it(`runs at most ${MAX_INFLIGHT_CALLS} origin calls per object; a new key past it gets 503 gateway-busy with a jittered Retry-After, nothing forwarded or claimed`, async () => {
     const gate = newKey();
     const vars = { IDEMPOTENCY_SHARDS: "1" };
     const keys = Array.from({ length: MAX_INFLIGHT_CALLS }, newKey);
     const held = keys.map((key) => post(`/gate/${gate}/v1/charges`, key, { vars }));
     await originArrivals(gate, MAX_INFLIGHT_CALLS);
-    const extra = newKey();
-    const refused = await post(`/gate/${gate}/v1/charges`, extra, { vars });
-    expect(refused.status).toBe(409);
-    expect((await problemOf(refused)).code).toBe("request-in-progress");
+    const extras = Array.from({ length: 20 }, newKey);
+    const refused = await Promise.all(
+      extras.map((key) => post(`/gate/${gate}/v1/charges`, key, { vars })),
+    );
+    const delays = new Set<string | null>();
+    for (const response of refused) {
+      // Overload is not a duplicate: never 409 "in progress" for a key nobody sent before.
+      expect(response.status).toBe(503);
+      const problem = await problemOf(response);
+      expect(problem.code).toBe("gateway-busy");
+      const retryAfter = Number(response.headers.get("retry-after"));
+      expect(retryAfter).toBeGreaterThanOrEqual(BUSY_RETRY_AFTER.min);
+      expect(retryAfter).toBeLessThanOrEqual(BUSY_RETRY_AFTER.max);
+      delays.add(response.headers.get("retry-after"));
+    }
+    // Spread, not one fixed delay that would bring every client back at once.
+    expect(delays.size).toBeGreaterThan(1);
     await releaseGate(gate);
     const statuses = (await Promise.all(held)).map((r) => r.status);
     expect(statuses.every((s) => s === 201)).toBe(true);
-    expect(await originRequests(extra)).toHaveLength(0);
+    for (const key of extras) expect(await originRequests(key)).toHaveLength(0);
     // Nothing was claimed: the key is free once the object has room.
-    expect((await post("/v1/charges", extra, { vars })).status).toBe(201);
+    expect((await post("/v1/charges", extras[0] as string, { vars })).status).toBe(201);
+  });
+
+  it("takes no new key once its database reaches IDEMPOTENCY_STORAGE_LIMIT_BYTES: 503 gateway-busy, nothing forwarded or stored, while stored answers still replay", async () => {
+    const base = { IDEMPOTENCY_SHARDS: "1", IDEMPOTENCY_EDGE_REPLAY_SECONDS: "0" };
+    const stored = newKey();
+    expect((await post("/v1/charges", stored, { vars: base })).status).toBe(201);
+    const { stub } = await coordinatorOfKey(stored, { shards: 1 });
+    const size = await runInDurableObject(stub, (_, state) => state.storage.sql.databaseSize);
+    // A limit the object has just reached, as a shard near the platform's 10 GB would.
+    const vars = { ...base, IDEMPOTENCY_STORAGE_LIMIT_BYTES: String(Math.max(1_048_576, size)) };
+    if (size < 1_048_576) {
+      // Grow the database past the smallest limit the setting accepts.
+      await runInDurableObject(stub, (_, state) => {
+        state.storage.sql.exec("CREATE TABLE IF NOT EXISTS ballast (data BLOB)");
+        state.storage.sql.exec("INSERT INTO ballast VALUES (zeroblob(1100000))");
+      });
+    }
+    const logged = vi.spyOn(console, "warn");
+    const key = newKey();
+    const refused = await post("/v1/charges", key, { vars });
+    expect(refused.status).toBe(503);
+    expect((await problemOf(refused)).code).toBe("gateway-busy");
+    expect(await originRequests(key)).toHaveLength(0);
+    expect(await stub.lookup((await coordinatorOfKey(key, { shards: 1 })).identity)).toBeNull();
+    // Operators hear of it before anyone is refused, and when it happens.
+    expect(logged.mock.calls.some(([line]) => String(line).includes('"storage-high"'))).toBe(true);
+
+    const replay = await post("/v1/charges", stored, { vars });
+    expect(replay.headers.get(REPLAYED_HEADER)).toBe("true");
+    await runInDurableObject(stub, (_, state) => {
+      state.storage.sql.exec("DROP TABLE IF EXISTS ballast");
+    });
+    logged.mockRestore();
   });
 });

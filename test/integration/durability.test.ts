@@ -4,11 +4,13 @@ import {
   runDurableObjectAlarm,
   runInDurableObject,
 } from "cloudflare:test";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { SIGHTING_VALID_MS } from "../../src/coordinator/mapping-registry";
 import { REPLAYED_HEADER } from "../../src/core/header-names";
 import { CHUNK_BYTES } from "../../src/core/stored-response";
 import { patternBytes } from "../../harness/test-origin";
 import {
+  forgetVerdicts,
   coordinatorOfKey,
   gateway,
   newKey,
@@ -84,9 +86,10 @@ describe("a record left in flight by a crash", () => {
     const key = newKey();
     const gate = newKey();
     const vars = { IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "1000" };
-    // Handled from the start: it fails while the test is still aborting the object.
+    // Handled from the start: it fails (a 500 from the Worker) while the test is still aborting
+    // the object.
     const firstFailed = post(`/gate/${gate}/v1/charges`, key, { vars }).then(
-      () => false,
+      (response) => response.status === 500,
       () => true,
     );
     await originArrivals(gate, 1);
@@ -125,7 +128,7 @@ describe("a record left in flight by a crash", () => {
         vars,
       );
     const firstFailed = post(`/gate/${gate}/v1/charges`, key, { vars }).then(
-      () => false,
+      (response) => response.status === 500,
       () => true,
     );
     await originArrivals(gate, 1);
@@ -185,6 +188,9 @@ describe("a rolling deploy that changes the shard count (old and new Workers sid
   const OLD = { IDEMPOTENCY_SHARDS: "4" };
   const NEW = { IDEMPOTENCY_SHARDS: "8", IDEMPOTENCY_SHARDS_PREVIOUS: "4" };
   const FINAL = { IDEMPOTENCY_SHARDS: "8" };
+  // Each test starts from an empty registry: objects must not answer from an earlier test's
+  // verdict (docs/adr/0009).
+  beforeEach(forgetVerdicts);
 
   it("finds a key stored by the new Worker from the old Worker: a replay, never a second forward", async () => {
     await post("/v1/charges", newKey(), { vars: OLD });
@@ -247,13 +253,15 @@ describe("a rolling deploy that changes the shard count (old and new Workers sid
     expect(String((await problemOf(early)).detail)).toContain("IDEMPOTENCY_SHARDS_PREVIOUS");
 
     vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(Date.now() + 86_400_000 + 120_000);
+    vi.setSystemTime(Date.now() + 86_400_000 + SIGHTING_VALID_MS + 60_000);
     const key = newKey();
     expect((await post("/v1/charges", key, { vars: FINAL })).status).toBe(201);
-    // An old Worker now would write where the new ones never look.
-    const late = await post("/v1/charges", key, { vars: OLD });
+    // An old Worker now would write where the new ones never look: its claims are refused.
+    const fresh = newKey();
+    const late = await post("/v1/charges", fresh, { vars: OLD });
     expect(late.status).toBe(500);
     expect((await problemOf(late)).code).toBe("invalid-configuration");
+    expect(await originRequests(fresh)).toHaveLength(0);
     // A straggler of the migration still goes through the old objects, which redirect.
     const straggler = await post("/v1/charges", key, { vars: NEW });
     expect(straggler.headers.get(REPLAYED_HEADER)).toBe("true");

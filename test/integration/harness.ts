@@ -1,12 +1,13 @@
 import {
   createExecutionContext,
+  evictAllDurableObjects,
+  listDurableObjectIds,
   runInDurableObject,
   waitOnExecutionContext,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { beforeEach } from "vitest";
 import { REGISTRY_NAME } from "../../src/coordinator/mapping-registry";
-import { forgetMappingChecks } from "../../src/coordinator/mapping-check";
 import worker from "../../src/index";
 import { keyIdentity } from "../../src/core/key-identity";
 import type { GatewayEnv } from "../../src/env";
@@ -28,11 +29,27 @@ export const ORIGIN = env.ORIGIN_URL;
  * choose their own shard count, which a real deployment would have to migrate to.
  */
 beforeEach(async () => {
-  forgetMappingChecks();
   await runInDurableObject(env.COORDINATOR.getByName(REGISTRY_NAME), (_, state) => {
     state.storage.sql.exec("DELETE FROM registry");
   });
 });
+
+/**
+ * Makes every object forget the registry's verdicts it keeps (docs/adr/0009), in storage and in
+ * memory (by evicting it), so that the next claim asks the registry again: for tests whose
+ * subject is the registry's answer, in a file where earlier tests had a mapping accepted.
+ */
+export async function forgetVerdicts(): Promise<void> {
+  const ids = await listDurableObjectIds(env.COORDINATOR);
+  await Promise.all(
+    ids.map((id) =>
+      runInDurableObject(env.COORDINATOR.get(id), (_, state) => {
+        state.storage.sql.exec("DELETE FROM mapping_verdicts");
+      }),
+    ),
+  );
+  await evictAllDurableObjects();
+}
 
 /** This deployment's hop marker: what the gateway puts on every request to the origin. */
 export const HOP = hopMarker(env.COORDINATOR);

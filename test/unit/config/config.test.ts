@@ -161,6 +161,14 @@ const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
   IDEMPOTENCY_SHARDS_PREVIOUS: ["  ", "abc", "-1", "1.5", "4097", "64"],
   IDEMPOTENCY_REQUEST_LOGS: [...GENERALLY_INVALID, "1", "yes", "TRUE", "off"],
   IDEMPOTENCY_EDGE_REPLAY_SECONDS: [...GENERALLY_INVALID, "abc", "-1", "1.5", "301"],
+  IDEMPOTENCY_STORAGE_LIMIT_BYTES: [
+    ...GENERALLY_INVALID,
+    "abc",
+    "-1",
+    "1.5",
+    "1048575",
+    "9000000001",
+  ],
   IDEMPOTENCY_ERROR_DIALECT: [...GENERALLY_INVALID, "Stripe", "braintree", "paypal,square"],
   IDEMPOTENCY_LOCATION_HINT: ["  ", "mars", "ENAM", "enam,weur", "us-east-1"],
   IDEMPOTENCY_JURISDICTION: ["  ", "de", "EU", "eu,us"],
@@ -247,6 +255,7 @@ describe("parseConfig", () => {
           "IDEMPOTENCY_LOCATION_HINT",
           "IDEMPOTENCY_JURISDICTION",
           "IDEMPOTENCY_MAPPING_PREVIOUS",
+          "IDEMPOTENCY_STORAGE_LIMIT_BYTES",
         ].sort(),
       );
     });

@@ -35,6 +35,8 @@ const CONTRACT_TABLE: Readonly<Record<ProblemCode, { status: number; errorType: 
   // A body the gateway must read and cannot; a key without a scope header (README, "The key").
   "malformed-body": { status: 400, errorType: "invalid_request_error" },
   "missing-scope": { status: 400, errorType: "invalid_request_error" },
+  // A bound of the key's object (README, "Bounds"): overload, never a duplicate's 409.
+  "gateway-busy": { status: 503, errorType: "api_error" },
 };
 
 const RETRY_AFTER_SECONDS = 7;
@@ -73,6 +75,7 @@ const EXAMPLES: Readonly<Record<ProblemCode, GatewayProblem>> = {
     detail: "The request body cannot be parsed as JSON: a value is expected at character 9.",
   },
   "missing-scope": { code: "missing-scope", headers: ["authorization", "x-api-key"] },
+  "gateway-busy": { code: "gateway-busy", reason: "calls", retryAfterSeconds: RETRY_AFTER_SECONDS },
 };
 
 const CODES = Object.keys(CONTRACT_TABLE) as ProblemCode[];
@@ -149,13 +152,16 @@ describe("problemResponse", () => {
     });
   });
 
-  it("sets Retry-After to the seconds of a request-in-progress", () => {
-    expect(problemResponse(EXAMPLES["request-in-progress"]).headers.get("retry-after")).toBe(
-      String(RETRY_AFTER_SECONDS),
-    );
-  });
+  it.each(["request-in-progress", "gateway-busy"] as const)(
+    "sets Retry-After to the seconds of a %s",
+    (code) => {
+      expect(problemResponse(EXAMPLES[code]).headers.get("retry-after")).toBe(
+        String(RETRY_AFTER_SECONDS),
+      );
+    },
+  );
 
-  it.each(CODES.filter((code) => code !== "request-in-progress"))(
+  it.each(CODES.filter((code) => code !== "request-in-progress" && code !== "gateway-busy"))(
     "does NOT set Retry-After on %s",
     (code) => {
       expect(problemResponse(EXAMPLES[code]).headers.has("retry-after")).toBe(false);
