@@ -707,7 +707,7 @@ export const MAX_WAITERS_PER_KEY = 1000;
 /**
  * Most origin calls one object runs at once: each holds its request body (up to
  * `IDEMPOTENCY_MAX_BODY_BYTES`) and then its answer in memory. Beyond it, a new key gets
- * `409 request-in-progress` at once, with nothing claimed or forwarded.
+ * `503 gateway-busy` at once, with nothing claimed or forwarded (overload, not a duplicate).
  */
 export const MAX_INFLIGHT_CALLS = 128;
 

@@ -23,6 +23,7 @@ import type { RecordView } from "../coordinator/protocol";
 import type { RecordSummary, ResolveResult } from "../coordinator/admin-protocol";
 import type { IdempotencyCoordinator } from "../coordinator/coordinator";
 import { findByKeyHash, readPage, recordObjects } from "../coordinator/record-finder";
+import { storageReport } from "../coordinator/storage-report";
 import {
   PROBLEM_SPECS,
   problemResponse,
@@ -98,6 +99,20 @@ export function adminRoutes(): Hono<AdminEnv> {
       }),
       { result: "listed" },
     );
+  });
+
+  // How full each object is (README, "Bounds"): for sizing shards before any key is refused.
+  admin.get("/storage", async (c) => {
+    const call = await authorize(c, "storage");
+    if (call instanceof Response) return call;
+    const objects = recordObjects(call.config);
+    if (objects === null) {
+      return call.finish(problemResponse({ code: "sharding-required" }), {
+        result: "unsupported",
+      });
+    }
+    const report = await storageReport(c.env.COORDINATOR, objects, call.config.storageLimitBytes);
+    return call.finish(json(report), { result: "listed" });
   });
 
   admin.post("/keys/:action{lookup|purge|resolve}", async (c) => {

@@ -2,7 +2,7 @@ import type { RequestLog } from "./log";
 
 /** One admin action, for counting: which endpoint, what came of it, the HTTP status. */
 export interface AdminCount {
-  action: "list" | "lookup" | "purge" | "resolve";
+  action: "list" | "lookup" | "purge" | "resolve" | "storage";
   /** e.g. `purged`, `resolved`, `not-found`, `unauthorized`, `invalid`. */
   result: string;
   status: number;

@@ -7,6 +7,7 @@ import { patternBytes } from "../../harness/test-origin";
 import { runInDurableObject } from "cloudflare:test";
 import {
   coordinatorOfKey,
+  gateway,
   newKey,
   originArrivals,
   originRequests,
@@ -118,6 +119,23 @@ describe("an object's memory bounds", () => {
 
     const replay = await post("/v1/charges", stored, { vars });
     expect(replay.headers.get(REPLAYED_HEADER)).toBe("true");
+
+    // The admin API shows each object's use, so shards are added before keys are refused.
+    const token = "storage-report-token-of-32-chars!";
+    const report = await gateway(
+      "/__idempotency/storage",
+      { headers: { authorization: `Bearer ${token}` } },
+      { ...vars, ADMIN_TOKEN: token },
+    );
+    expect(report.status).toBe(200);
+    const body = (await report.json()) as {
+      refuseBytes: number;
+      objects: { object: string; bytes: number; records: number; standing: string }[];
+    };
+    expect(body.refuseBytes).toBe(Number(vars.IDEMPOTENCY_STORAGE_LIMIT_BYTES));
+    expect(body.objects).toHaveLength(1);
+    expect(body.objects[0]).toMatchObject({ object: "shard-0-of-1", standing: "full" });
+    expect(body.objects[0]?.records).toBeGreaterThanOrEqual(1);
     await runInDurableObject(stub, (_, state) => {
       state.storage.sql.exec("DROP TABLE IF EXISTS ballast");
     });
