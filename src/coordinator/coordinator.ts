@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { DeliveryBudget, streamed } from "./body-stream";
+import { InflightBudget, type Admission } from "./inflight-budget";
 import type { ExecuteCommand, FinalReply, Moved, Policy, RecordView, Reply } from "./protocol";
 import type { PageQuery, RecordSummary, ResolveResult } from "./admin-protocol";
 import {
@@ -57,6 +58,8 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
   readonly #inflight = new Map<string, InFlight>();
   /** Bytes of answers being streamed to callers now. */
   readonly #delivery = new DeliveryBudget();
+  /** Bytes the origin calls in flight hold: their requests, then their answers. */
+  readonly #budget = new InflightBudget();
   /** The alarm time as last read or set; `undefined` until first read. */
   #alarmAt: number | null | undefined;
   /**
@@ -339,6 +342,10 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     // Near the platform's limit per object, new keys are refused while the keys in flight can
     // still store their answers.
     if (storage === "full") return Promise.resolve(busy("storage"));
+    // Each call holds its request body until the origin answers, then its answer: past the
+    // object's byte budget a new key is refused, before anything is claimed.
+    const admission = this.#budget.admit(command.request.body?.byteLength ?? 0);
+    if (admission === null) return Promise.resolve(busy("bytes"));
     const record = claim(fingerprint, now, policy.ttlSeconds * 1000, policy.originTimeoutMs);
     // Synchronous: no other event can interleave between the read in `execute` and this claim.
     const insert = () =>
@@ -363,13 +370,16 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       } else insert();
     } catch (error) {
       // The database is at its size limit (SQLITE_FULL): nothing was claimed or sent.
+      admission.release();
       if (isStorageFull(error)) {
         this.#warnStorage(sql.databaseSize, refuseBytes, now);
         return Promise.resolve(busy("storage"));
       }
       throw error;
     }
-    const answer = this.#callAndRecord(command, record).finally(() => {
+    const answer = this.#callAndRecord(command, record, admission).finally(() => {
+      // Recorded: from here the delivery budget counts the answer's bytes.
+      admission.release();
       this.#inflight.delete(identity);
     });
     this.#inflight.set(identity, { answer, waiters: 0 });
@@ -379,7 +389,11 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     return answer;
   }
 
-  async #callAndRecord(command: ExecuteCommand, record: KeyRecord): Promise<FinalReply> {
+  async #callAndRecord(
+    command: ExecuteCommand,
+    record: KeyRecord,
+    admission: Admission,
+  ): Promise<FinalReply> {
     const { identity, policy, request } = command;
     try {
       await this.#ensureAlarm(record.expiresAt);
@@ -410,6 +424,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       binding: originBinding(this.env),
       timeoutMs: policy.originTimeoutMs,
       maxResponseBytes: policy.maxResponseBytes,
+      answerBudget: admission,
     });
     const originMs = Date.now() - started;
     if (result.kind === "unknown") {
