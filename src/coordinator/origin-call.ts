@@ -1,7 +1,8 @@
 import type { OriginRequest } from "../core/origin-request";
 import type { StoredResponse } from "../core/stored-response";
-import { readBounded } from "../core/bounded-body";
+import { readBounded, type ReadAllowance } from "../core/bounded-body";
 import { endToEndHeaders } from "../core/http-headers";
+import type { AnswerBudget } from "./inflight-budget";
 
 /**
  * The one call to the origin: the request goes out once, the answer is buffered (under a cap and
@@ -25,9 +26,47 @@ export interface OriginCallOptions {
   binding?: Fetcher | undefined;
   timeoutMs: number;
   maxResponseBytes: number;
+  /**
+   * The call's admission to its object's in-flight budget (`./inflight-budget.ts`): the answer is
+   * held up to the reserve, and beyond it only once the budget grants more. The wait for it does
+   * not count against `timeoutMs`. Without it, up to `maxResponseBytes` are held at once.
+   */
+  answerBudget?: AnswerBudget | undefined;
 }
 
 class ResponseTooLarge extends Error {}
+
+/**
+ * The origin's deadline, which stops while the gateway, not the origin, is the one waiting, and
+ * starts again with the time that was left.
+ */
+class OriginDeadline {
+  readonly #expire: () => void;
+  #leftMs: number;
+  #since = Date.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(ms: number, expire: () => void) {
+    this.#expire = expire;
+    this.#leftMs = ms;
+    this.#timer = setTimeout(expire, ms);
+  }
+
+  pause(): void {
+    clearTimeout(this.#timer);
+    // In workerd `Date.now()` moves only on I/O; what ran since `#since` was awaiting the origin.
+    this.#leftMs -= Date.now() - this.#since;
+  }
+
+  resume(): void {
+    this.#since = Date.now();
+    this.#timer = setTimeout(this.#expire, Math.max(0, this.#leftMs));
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer);
+  }
+}
 
 /**
  * Sends `request` to the origin and buffers its answer.
@@ -37,15 +76,48 @@ class ResponseTooLarge extends Error {}
  * `probeOrigin` (`./origin-probe.ts`) is what proves "nothing reached it". Through the `ORIGIN`
  * service binding a thrown fetch means the origin Worker itself failed: unknown too.
  *
+ * With an `answerBudget`, an answer larger than its reserve waits for memory once the origin has
+ * begun to answer. That wait is the gateway's, so the deadline stops for it; the origin's
+ * connection stays open meanwhile, and the answer is read on once the bytes are granted. An
+ * answer without a `Content-Length` is found larger only once read past the reserve, so a call
+ * that waits holds one chunk more (workerd hands a body over the network in chunks of at most
+ * 4 KiB; through a binding, as the origin Worker wrote them). A refusal by the budget itself (a
+ * bug: it is sized for the largest answer allowed) is thrown, not classified: it says nothing
+ * about the origin.
+ *
  * @example
- * const result = await callOrigin(req, { timeoutMs: 30_000, maxResponseBytes: 10_485_760 });
+ * const result = await callOrigin(req, {
+ *   timeoutMs: 30_000,
+ *   maxResponseBytes: 10_485_760,
+ *   answerBudget: admission, // InflightBudget#admit
+ * });
  */
 export async function callOrigin(
   request: OriginRequest,
-  { fetch: fetchImpl = fetch, binding, timeoutMs, maxResponseBytes }: OriginCallOptions,
+  {
+    fetch: fetchImpl = fetch,
+    binding,
+    timeoutMs,
+    maxResponseBytes,
+    answerBudget,
+  }: OriginCallOptions,
 ): Promise<OriginResult> {
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const deadline = new OriginDeadline(timeoutMs, () => controller.abort());
+  let budgetFailed = false;
+  const allowance: ReadAllowance | undefined = answerBudget && {
+    bytes: answerBudget.reserveBytes,
+    grow: async (bytes) => {
+      deadline.pause();
+      try {
+        await answerBudget.growAnswer(bytes);
+      } catch (error) {
+        budgetFailed = true;
+        throw error;
+      }
+      deadline.resume();
+    },
+  };
   // A binding's `fetch` must be called on the binding.
   const send: typeof fetch =
     binding === undefined ? fetchImpl : (input, init) => binding.fetch(input, init);
@@ -62,6 +134,7 @@ export async function callOrigin(
       response.body,
       response.headers.get("content-length"),
       maxResponseBytes,
+      { allowance },
     );
     if (body === null) throw new ResponseTooLarge();
     return {
@@ -69,6 +142,11 @@ export async function callOrigin(
       response: { status: response.status, headers: endToEndHeaders(response.headers), body },
     };
   } catch (error) {
+    if (budgetFailed) {
+      // The answer cannot be kept: cut the origin's connection, and let the error be seen.
+      controller.abort();
+      throw error;
+    }
     if (controller.signal.aborted) {
       return {
         kind: "unknown",
@@ -94,6 +172,6 @@ export async function callOrigin(
           : "The origin Worker failed before its answer was complete.",
     };
   } finally {
-    clearTimeout(timer);
+    deadline.clear();
   }
 }

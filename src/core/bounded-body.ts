@@ -30,6 +30,26 @@ export interface ReadBoundedOptions {
    * body only: an origin's oversized answer is cancelled at once.
    */
   drain?: boolean;
+  /**
+   * The memory the read may hold, when it is less than `limit`: without it, up to `limit`.
+   */
+  allowance?: ReadAllowance | undefined;
+}
+
+/**
+ * Bytes a read may hold without asking, and how it asks for more. An origin's answer is held
+ * under its object's in-flight budget (`coordinator/inflight-budget.ts`), which grants more than
+ * a small reserve only when there is room.
+ *
+ * `grow` is asked before the bytes are kept, at most twice and never beyond `limit` in all: for
+ * the declared `Content-Length` beyond `bytes` before the first read, and for the rest up to
+ * `limit` once the stream runs past what was granted (no length declared, or a dishonest one).
+ * In the second case the chunk that ran past is held while `grow` waits: a chunk's size is only
+ * known once it has been read.
+ */
+export interface ReadAllowance {
+  bytes: number;
+  grow(bytes: number): Promise<void>;
 }
 
 /**
@@ -38,7 +58,8 @@ export interface ReadBoundedOptions {
  * 128 MB), so neither may grow without bound.
  *
  * @param declaredLength - the `Content-Length`, if any: an honest oversized body is refused
- *   before a byte is kept
+ *   before a byte is kept, and a larger one than `allowance` allows is asked for before a byte
+ *   is read
  * @returns the bytes (empty for no body), or `null` when they exceed `limit`; an oversized
  *   stream is cancelled, or with `drain` first read to its end (see `MAX_DRAINED_BYTES`)
  * @example
@@ -51,7 +72,7 @@ export async function readBounded(
   stream: ReadableStream<Uint8Array> | null,
   declaredLength: string | null,
   limit: number,
-  { drain = false }: ReadBoundedOptions = {},
+  { drain = false, allowance }: ReadBoundedOptions = {},
 ): Promise<Uint8Array | null> {
   const drainUpTo = drain ? MAX_DRAINED_BYTES : 0;
   if (declaredLength !== null && Number(declaredLength) > limit) {
@@ -63,6 +84,13 @@ export async function readBounded(
   }
   if (stream === null) return new Uint8Array(0);
   const reader = stream.getReader();
+  // Past `limit` the body is refused before more is asked for, so `allowed` never passes it.
+  let allowed = Math.min(allowance?.bytes ?? limit, limit);
+  const declared = Number(declaredLength);
+  if (declaredLength !== null && Number.isSafeInteger(declared) && declared > allowed) {
+    await allowance?.grow(declared - allowed);
+    allowed = declared;
+  }
   const parts: Uint8Array[] = [];
   let total = 0;
   for (;;) {
@@ -72,6 +100,10 @@ export async function readBounded(
     if (total > limit) {
       await discard(reader, total, drainUpTo);
       return null;
+    }
+    if (total > allowed) {
+      await allowance?.grow(limit - allowed);
+      allowed = limit;
     }
     parts.push(value);
   }

@@ -190,3 +190,109 @@ describe("readBounded with drain (the request body)", () => {
     expect(await readBounded(null, String(LIMIT + 1), LIMIT, { drain: true })).toBeNull();
   });
 });
+
+describe("readBounded with an allowance (an origin's answer under the in-flight budget)", () => {
+  const ALLOWED = 4;
+
+  /** An allowance that records each request and how far the stream had been read when it came. */
+  function allowance(seen: { pulls: number }, grant: () => Promise<void> = async () => undefined) {
+    const asked: { bytes: number; pullsBefore: number }[] = [];
+    return {
+      asked,
+      allowance: {
+        bytes: ALLOWED,
+        grow: (bytes: number) => {
+          asked.push({ bytes, pullsBefore: seen.pulls });
+          return grant();
+        },
+      },
+    };
+  }
+
+  it("asks for nothing when the body fits the allowance", async () => {
+    const { stream, seen } = streamOf([bytes(2), bytes(2)]);
+    const { asked, allowance: a } = allowance(seen);
+    expect((await readBounded(stream, null, LIMIT, { allowance: a }))?.byteLength).toBe(ALLOWED);
+    expect(asked).toEqual([]);
+  });
+
+  it("asks for exactly the declared length beyond the allowance before reading a byte", async () => {
+    const { stream, seen } = streamOf([bytes(6), bytes(4)]);
+    const { asked, allowance: a } = allowance(seen);
+    expect((await readBounded(stream, "10", LIMIT, { allowance: a }))?.byteLength).toBe(10);
+    expect(asked).toEqual([{ bytes: 10 - ALLOWED, pullsBefore: 0 }]);
+  });
+
+  it("asks for the rest up to the limit once an undeclared body runs past the allowance, and does NOT keep reading until it is granted", async () => {
+    const { stream, seen } = streamOf([bytes(3), bytes(3), bytes(3)]);
+    const ask = Promise.withResolvers<{ bytes: number; pulls: number }>();
+    const grant = Promise.withResolvers<undefined>();
+    const a = {
+      bytes: ALLOWED,
+      grow: (bytes: number) => {
+        ask.resolve({ bytes, pulls: seen.pulls });
+        return grant.promise;
+      },
+    };
+    const read = readBounded(stream, null, LIMIT, { allowance: a });
+    // The second chunk ran past the allowance: the read asks, and then waits on the answer.
+    expect(await ask.promise).toEqual({ bytes: LIMIT - ALLOWED, pulls: 2 });
+    for (let turn = 0; turn < 10; turn++) await Promise.resolve();
+    expect(seen.pulls).toBe(2);
+    grant.resolve(undefined);
+    expect((await read)?.byteLength).toBe(9);
+    expect(seen.pulls).toBe(4);
+  });
+
+  it("asks again, for the rest up to the limit, when a body runs past its declared length", async () => {
+    const { stream, seen } = streamOf([bytes(6), bytes(4)]);
+    const { asked, allowance: a } = allowance(seen);
+    expect((await readBounded(stream, "6", LIMIT, { allowance: a }))?.byteLength).toBe(10);
+    expect(asked.map((x) => x.bytes)).toEqual([6 - ALLOWED, LIMIT - 6]);
+  });
+
+  it("refuses a body declared over the limit without asking for anything", async () => {
+    const { stream, seen } = streamOf([bytes(LIMIT + 1)]);
+    const { asked, allowance: a } = allowance(seen);
+    expect(await readBounded(stream, String(LIMIT + 1), LIMIT, { allowance: a })).toBeNull();
+    expect(asked).toEqual([]);
+  });
+
+  it("still refuses an undeclared body over the limit, having asked for no more than the limit", async () => {
+    const { stream, seen } = streamOf([bytes(5), bytes(LIMIT)]);
+    const { asked, allowance: a } = allowance(seen);
+    expect(await readBounded(stream, null, LIMIT, { allowance: a })).toBeNull();
+    expect(seen.cancelled).toBe(true);
+    expect(asked.map((x) => x.bytes)).toEqual([LIMIT - ALLOWED]);
+  });
+
+  it("never asks for more than the limit less the allowance in all, whatever the chunks (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ maxLength: 12 }), { maxLength: 6 }),
+        fc.integer({ min: 0, max: 48 }),
+        fc.option(fc.integer({ min: 0, max: 48 }), { nil: null }),
+        async (chunks, limit, declared) => {
+          const whole = concat(chunks);
+          const { stream, seen } = streamOf(chunks);
+          const { asked, allowance: a } = allowance(seen);
+          const result = await readBounded(
+            stream,
+            declared === null ? null : String(declared),
+            limit,
+            {
+              allowance: a,
+            },
+          );
+          const total = asked.reduce((n, x) => n + x.bytes, 0);
+          expect(total).toBeLessThanOrEqual(Math.max(0, limit - ALLOWED));
+          if (result !== null) {
+            expect(result).toEqual(whole);
+            // Everything kept was granted first.
+            expect(whole.byteLength).toBeLessThanOrEqual(ALLOWED + total);
+          }
+        },
+      ),
+    );
+  });
+});
