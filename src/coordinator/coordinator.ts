@@ -720,11 +720,17 @@ export const ALARM_BACKLOG_MS = 1_000;
 export const MAX_WAITERS_PER_KEY = 1000;
 
 /**
- * Most origin calls one object runs at once: each holds its request body (up to
- * `IDEMPOTENCY_MAX_BODY_BYTES`) and then its answer in memory. Beyond it, a new key gets
- * `503 gateway-busy` at once, with nothing claimed or forwarded (overload, not a duplicate).
+ * Most origin calls one object runs at once. Beyond it, a new key gets `503 gateway-busy` at
+ * once, with nothing claimed or forwarded (overload, not a duplicate). The bytes of the calls are
+ * bounded by `./inflight-budget.ts`; this bounds what each call costs besides its bytes, measured
+ * with `bench/inflight-memory.ts` (100 to 400 calls held at the origin, one object): about
+ * 10 KiB of the object's isolate per call (150 KiB of workerd's process, connection buffers
+ * included). 256 calls add 2.5 MiB to the byte pools' 88 MiB, well under an isolate's 128 MB, and
+ * let one object forward 85 first requests per second to an origin that takes 3 s
+ * (`bench/README.md`, "Capacity"). Above 378 a cap would change nothing: the byte budget admits
+ * at most that many calls, at 64 KiB of answer reserve each.
  */
-export const MAX_INFLIGHT_CALLS = 128;
+export const MAX_INFLIGHT_CALLS = 256;
 
 /** A key's origin call in progress in this instance, and how many duplicates wait for it. */
 interface InFlight {
