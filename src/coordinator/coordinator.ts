@@ -427,6 +427,12 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       answerBudget: admission,
     });
     const originMs = Date.now() - started;
+    if (result.kind === "unsent") {
+      // Nothing left for the origin: the key is released, and the failure is the gateway's.
+      this.#delete(identity);
+      console.error(JSON.stringify({ event: "unsent", detail: result.detail }));
+      return { kind: "problem", outcome: "unsent", replayed: false, problem: INTERNAL_ERROR };
+    }
     if (result.kind === "unknown") {
       if (result.cause === "connection") markSuspect(policy.originUrl, Date.now());
       this.#markUnknown(identity, result.detail);
@@ -699,6 +705,8 @@ interface RecordRow extends KeyRecord {
 }
 
 const MISMATCH = { code: "idempotency-key-reused" } as const;
+
+const INTERNAL_ERROR = { code: "internal-error" } as const;
 
 /** Why an in-flight record that no instance holds became `unknown` once its lease ended. */
 const LOST_TRACK =

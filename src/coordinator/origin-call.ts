@@ -13,6 +13,11 @@ import type { AnswerBudget } from "./inflight-budget";
 export type OriginResult =
   /** The origin answered in full. */
   | { kind: "answered"; response: StoredResponse }
+  /**
+   * The request could not even be built (e.g. a body on a `GET`): nothing left, so the key can
+   * be released. The gateway's own checks should make this unreachable.
+   */
+  | { kind: "unsent"; detail: string }
   /** The request may have reached the origin, but its answer is lost: fail closed. */
   | { kind: "unknown"; cause: "timeout" | "connection" | "too-large"; detail: string };
 
@@ -118,11 +123,11 @@ export async function callOrigin(
       deadline.resume();
     },
   };
-  // A binding's `fetch` must be called on the binding.
-  const send: typeof fetch =
-    binding === undefined ? fetchImpl : (input, init) => binding.fetch(input, init);
+  // Built before anything is sent: a request the runtime refuses to build never left, and is
+  // not an unknown outcome (which would hold its key until the TTL).
+  let outgoing: Request;
   try {
-    const response = await send(request.url, {
+    outgoing = new Request(request.url, {
       method: request.method,
       headers: request.headers,
       body: request.body,
@@ -130,6 +135,15 @@ export async function callOrigin(
       redirect: "manual",
       signal: controller.signal,
     });
+  } catch (error) {
+    deadline.clear();
+    return { kind: "unsent", detail: `The request could not be built: ${String(error)}` };
+  }
+  // A binding's `fetch` must be called on the binding.
+  const send = (input: Request) =>
+    binding === undefined ? fetchImpl(input) : binding.fetch(input);
+  try {
+    const response = await send(outgoing);
     const body = await readBounded(
       response.body,
       response.headers.get("content-length"),

@@ -76,7 +76,9 @@ export type Outcome =
   /** `503 gateway-busy`: a bound of the key's object was reached; nothing was claimed. */
   | "busy"
   /** The registry refused the Worker's key mapping: nothing was claimed. */
-  | "misconfigured";
+  | "misconfigured"
+  /** The request could not be built, so nothing was sent: the key was released. */
+  | "unsent";
 
 /** The coordinator's reply to `execute`: where the key lives, or the final reply, streamed. */
 export type Reply = Streamed<FinalReply> | Moved;

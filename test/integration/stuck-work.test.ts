@@ -13,7 +13,10 @@ import {
 } from "../../src/coordinator/coordinator";
 import { coordinatorDeadlineMs } from "../../src/coordinator/deadline";
 import worker from "../../src/index";
-import { coordinatorOfKey, newKey, originRequests, post, problemOf } from "./harness";
+import { parseConfig, type Config } from "../../src/config/config";
+import { settingsFor } from "../../src/config/routes";
+import { policyOf } from "../../src/coordinator/protocol";
+import { ORIGIN, coordinatorOfKey, newKey, originRequests, post, problemOf } from "./harness";
 
 /**
  * Work that is bounded or cannot get stuck (README, "Bounds"): the alarm deletes in batches, the
@@ -157,5 +160,34 @@ describe("the Worker's deadline on its coordinator", () => {
     const retry = await post("/v1/charges", key, { vars });
     expect(retry.status).toBe(201);
     expect(await originRequests(key)).toHaveLength(1);
+  });
+});
+
+/** The configuration the test Worker runs with. */
+function config(): Config {
+  const parsed = parseConfig({ ORIGIN_URL: ORIGIN });
+  if (!parsed.ok) throw new Error(parsed.error.detail);
+  return parsed.config;
+}
+
+describe("a request that cannot be sent", () => {
+  it("releases its key in the coordinator and answers 500 internal-error: the key is never burned as unknown", async () => {
+    const key = newKey();
+    const { stub, identity } = await coordinatorOfKey(key, { shards: 0 });
+    const command = {
+      identity,
+      fingerprint: "f".repeat(64),
+      // A body on a GET: the runtime refuses to build the request, so nothing is sent.
+      request: {
+        url: `${ORIGIN}/q/1`,
+        method: "GET",
+        headers: [] as [string, string][],
+        body: new TextEncoder().encode("{}"),
+      },
+      policy: policyOf(settingsFor(config(), "/q/1"), ORIGIN),
+    };
+    const reply = await stub.execute(command);
+    expect(reply).toMatchObject({ kind: "problem", problem: { code: "internal-error" } });
+    expect(await stub.lookup(identity)).toBeNull();
   });
 });

@@ -218,3 +218,22 @@ describe("the origin call under the in-flight budget", () => {
     await expect(call).rejects.toThrow(/after release/);
   });
 });
+
+describe("a request the runtime cannot build", () => {
+  it("is unsent, not unknown, and never reaches the origin: a GET with a body", async () => {
+    let called = false;
+    const result = await callOrigin(
+      { ...request("/"), method: "GET" },
+      {
+        fetch: (async () => {
+          called = true;
+          return new Response("");
+        }) as typeof fetch,
+        timeoutMs: TIMEOUT_MS,
+        maxResponseBytes: MAX_RESPONSE,
+      },
+    );
+    expect(result.kind).toBe("unsent");
+    expect(called).toBe(false);
+  });
+});
