@@ -30,6 +30,9 @@ export async function startGateway(
   const dev = await startWranglerDev({
     vars: { ORIGIN_URL: originUrl, ...vars },
     persistTo: persistTo ?? (own as string),
+  }).catch((error: unknown) => {
+    if (own !== null) rmSync(own, { recursive: true, force: true });
+    throw error;
   });
   if (own === null) return dev;
   const stop = dev.stop;
