@@ -18,11 +18,17 @@ import type { AddressInfo } from "node:net";
  * - `/redirect`: 302 with a Location;
  * - `/cookies`: 201 with two Set-Cookie fields;
  * - `/hop`: 201 with hop-by-hop fields (`Connection: x-hop-secret`, `X-Hop-Secret`, `Keep-Alive`);
+ * - `/dedupe` and `/dedupe/<gate>`: a payment API that deduplicates on `Idempotency-Key`, as
+ *   Stripe does: the first request with a key executes once (a charge) and its answer is kept;
+ *   a duplicate gets that answer again, or, while the first still executes, Stripe's `409`
+ *   `idempotency_key_in_use`. With `<gate>`, the first execution waits on that gate (duplicates
+ *   never do), so a test can make it finish after the gateway has given up;
  * - anything else: 201 with a JSON "charge" describing the request.
  *
  * Control (never counted): `GET /__control/requests?key=K` lists requests that carried
  * `Idempotency-Key: K` or `X-Marker: K`; `GET /__control/arrivals?gate=G&count=N` answers once N requests wait on
- * gate G; `POST /__control/release?gate=G` lets them through.
+ * gate G; `POST /__control/release?gate=G` lets them through; `GET /__control/executions?key=K`
+ * answers `{"executions":N}`, how many times `/dedupe` executed key K (not how many requests).
  */
 
 /** One request as the origin saw it. */
@@ -43,6 +49,8 @@ export interface TestOrigin {
   /** Resolves once `count` requests wait on `gate`. */
   arrivals(gate: string, count: number): Promise<void>;
   release(gate: string): void;
+  /** How many times `/dedupe` executed this key (duplicates it answered are not counted). */
+  executions(key: string): number;
   close(): Promise<void>;
 }
 
@@ -77,6 +85,9 @@ export async function startTestOrigin(port = 0): Promise<TestOrigin> {
   const seen = new Map<string, SeenRequest[]>();
   const gates = new Map<string, Gate>();
   let charges = 0;
+  /** `/dedupe`'s keys: still executing, or the answer kept for duplicates. */
+  const deduped = new Map<string, "executing" | { status: number; body: string }>();
+  const executions = new Map<string, number>();
 
   const gate = (name: string): Gate => {
     let g = gates.get(name);
@@ -127,6 +138,11 @@ export async function startTestOrigin(port = 0): Promise<TestOrigin> {
         });
         seen.set(tag, list);
       }
+      const dedupe = /^\/dedupe(?:\/([^/]+))?$/.exec(url.pathname);
+      if (dedupe !== null) {
+        deduplicate(req.headers["idempotency-key"], dedupe[1], res);
+        return;
+      }
       const gated = /^\/gate\/([^/]+)(\/.*)?$/.exec(url.pathname);
       if (gated !== null) {
         const g = gate(gated[1] ?? "");
@@ -142,6 +158,59 @@ export async function startTestOrigin(port = 0): Promise<TestOrigin> {
     });
   });
 
+  function deduplicate(
+    key: string | string[] | undefined,
+    gateName: string | undefined,
+    res: http.ServerResponse,
+  ) {
+    // The gateway may have given up on the answer and closed the connection meanwhile.
+    res.on("error", () => {});
+    const send = (status: number, body: string) => {
+      if (!res.destroyed) res.writeHead(status, { "content-type": "application/json" }).end(body);
+    };
+    if (typeof key !== "string") {
+      send(400, JSON.stringify({ error: { type: "invalid_request_error" } }));
+      return;
+    }
+    const kept = deduped.get(key);
+    if (kept === "executing") {
+      // Stripe's answer to a request whose key is still being worked on.
+      send(
+        409,
+        JSON.stringify({
+          error: {
+            type: "idempotency_error",
+            code: "idempotency_key_in_use",
+            message: "There is currently another in-progress request using this Idempotent Key.",
+          },
+        }),
+      );
+      return;
+    }
+    if (kept !== undefined) {
+      send(kept.status, kept.body);
+      return;
+    }
+    deduped.set(key, "executing");
+    const execute = () => {
+      const count = (executions.get(key) ?? 0) + 1;
+      executions.set(key, count);
+      const answer = { status: 201, body: JSON.stringify({ charge: ++charges, key }) };
+      deduped.set(key, answer);
+      send(answer.status, answer.body);
+    };
+    if (gateName === undefined) {
+      execute();
+      return;
+    }
+    const g = gate(gateName);
+    if (g.released) execute();
+    else {
+      g.waiting.push(execute);
+      notify(g);
+    }
+  }
+
   function control(url: URL, res: http.ServerResponse) {
     const name = url.searchParams.get("gate") ?? "";
     if (url.pathname === "/__control/requests") {
@@ -151,6 +220,11 @@ export async function startTestOrigin(port = 0): Promise<TestOrigin> {
       void arrivals(name, Number(url.searchParams.get("count") ?? "1")).then(() =>
         res.writeHead(204).end(),
       );
+    } else if (url.pathname === "/__control/executions") {
+      const count = executions.get(url.searchParams.get("key") ?? "") ?? 0;
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ executions: count }));
     } else if (url.pathname === "/__control/release") {
       release(name);
       res.writeHead(204).end();
@@ -222,6 +296,7 @@ export async function startTestOrigin(port = 0): Promise<TestOrigin> {
     requests: (key) => seen.get(key) ?? [],
     arrivals,
     release,
+    executions: (key) => executions.get(key) ?? 0,
     close: () =>
       new Promise<void>((resolve) => {
         for (const g of gates.values()) g.released = true;

@@ -283,6 +283,27 @@ export const SETTINGS = {
       "largest origin answer that is kept for replay (≤ 16 MiB); a larger one fails closed",
     schema: integer(0, MAX_BODY_LIMIT),
   }),
+  IDEMPOTENCY_UNKNOWN_OUTCOME: declare({
+    field: "unknownOutcome",
+    default: "fail-closed",
+    perRoute: true,
+    description:
+      "what a retry meets after an outcome the gateway could not see (timeout, broken link, lost instance): `fail-closed` (`504` until the TTL) or `reforward` (forwarded again, same key, inside the origin's window; ADR 0011)",
+    schema: z.enum(["fail-closed", "reforward"], { error: 'must be "fail-closed" or "reforward"' }),
+  }),
+  IDEMPOTENCY_ORIGIN_KEY_SECONDS: declare({
+    field: "originKeySeconds",
+    default: "",
+    perRoute: true,
+    description:
+      "how long the origin itself honours a forwarded key (its documented window); required with `reforward`, refused without it; re-forwarding stops once a call could end past this window or the TTL",
+    schema: z.pipe(
+      z.union([z.literal(""), integer(1, 365 * 24 * 3600)], {
+        error: 'must be "" or a whole number of seconds between 1 and 31536000',
+      }),
+      z.transform((v) => (v === "" ? null : v)),
+    ),
+  }),
   IDEMPOTENCY_ERROR_DIALECT: declare({
     field: "errorDialect",
     default: "stripe",
@@ -432,6 +453,39 @@ export function checkGuarantees(settings: Settings): ConfigError | null {
     return {
       variable: "IDEMPOTENCY_TTL_SECONDS",
       detail: `must be at least ${Math.ceil(leaseMs / 1000)} s: IDEMPOTENCY_ORIGIN_TIMEOUT_MS plus the ${LEASE_GRACE_MS / 1000} s lease grace, so no record expires while its origin call may still run`,
+    };
+  }
+  return checkReforward(settings);
+}
+
+/**
+ * `reforward` is safe only inside the origin's own key window (docs/adr/0011), so the window is
+ * required with it — and refused without it, where it would be a setting that does nothing (a
+ * route that fails closed under a global window sets it to "").
+ */
+function checkReforward(settings: Settings): ConfigError | null {
+  const variable = "IDEMPOTENCY_ORIGIN_KEY_SECONDS";
+  const window = settings.originKeySeconds;
+  if (settings.unknownOutcome === "fail-closed") {
+    if (window === null) return null;
+    return {
+      variable,
+      detail:
+        'is set but IDEMPOTENCY_UNKNOWN_OUTCOME is "fail-closed": set it to "" (or remove it) where unknown outcomes are not re-forwarded',
+    };
+  }
+  if (window === null) {
+    return {
+      variable,
+      detail:
+        'is required with IDEMPOTENCY_UNKNOWN_OUTCOME="reforward": how long the origin itself honours a key (its documented window)',
+    };
+  }
+  if (window * 1000 <= settings.originTimeoutMs) {
+    return {
+      variable,
+      detail:
+        "must be longer than IDEMPOTENCY_ORIGIN_TIMEOUT_MS: a re-forward must be able to finish inside the origin's window",
     };
   }
   return null;

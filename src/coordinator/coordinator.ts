@@ -10,7 +10,14 @@ import {
   identitiesStartingWith,
   pageOfRecords,
 } from "./record-queries";
-import { claim, decide, type KeyRecord, type RecordState } from "../core/record";
+import {
+  claim,
+  decide,
+  reclaim,
+  type KeyRecord,
+  type RecordState,
+  type Reforward,
+} from "../core/record";
 import type { MappingReport, MappingVerdict } from "../core/mapping";
 import type { BusyReason } from "../core/problems";
 import { REGISTRY_NAME, REGISTRY_SCHEMA, reportMapping } from "./mapping-registry";
@@ -30,7 +37,7 @@ import {
 } from "./capacity";
 import { MOVED_SCHEMA, collectMoved, hasMoved, markMoved, movedTo } from "./moved-keys";
 import { callOrigin } from "./origin-call";
-import { originBinding } from "../env";
+import { originBinding, type CoordinatorEnv } from "../env";
 import { HOP_HEADER } from "../core/header-names";
 import { markContact, markSuspect, needsProbe, probeOrigin } from "./origin-probe";
 import {
@@ -53,7 +60,7 @@ import {
  * - Records live in SQLite (schema in docs/storage-schema.md); the alarm only collects expired
  *   records, expiry itself is checked on every read.
  */
-export class IdempotencyCoordinator extends DurableObject<Env> {
+export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
   /** In-flight origin calls of this instance, by key identity. Lost on eviction, by design. */
   readonly #inflight = new Map<string, InFlight>();
   /** Bytes of answers being streamed to callers now. */
@@ -72,7 +79,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
   /** When this instance last logged that its storage is high (at most once a minute). */
   #storageWarnedAt = Number.NEGATIVE_INFINITY;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: CoordinatorEnv) {
     super(ctx, env);
     ctx.storage.sql.exec(
       SCHEMA + RECORDS_BY_STATE + MOVED_SCHEMA + REGISTRY_SCHEMA + VERDICTS_SCHEMA,
@@ -93,7 +100,10 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
   async execute(command: ExecuteCommand): Promise<Reply> {
     const reply = await this.#execute(command);
     if (reply.kind === "moved") return reply;
-    const first = reply.outcome === "forwarded" || reply.outcome === "released";
+    const first =
+      reply.outcome === "forwarded" ||
+      reply.outcome === "released" ||
+      reply.outcome === "reforwarded";
     // Past the delivery budget a duplicate or replay comes back later; its answer is stored.
     return streamed(reply, this.#delivery, first) ?? inProgress(1);
   }
@@ -102,7 +112,13 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     const now = Date.now();
     const row = this.#readRow(command.identity);
     const inflight = this.#inflight.get(command.identity);
-    const decision = decide(row, command.fingerprint, now, inflight !== undefined);
+    const decision = decide(
+      row,
+      command.fingerprint,
+      now,
+      inflight !== undefined,
+      reforwardRule(command.policy),
+    );
     switch (decision.kind) {
       case "forward": {
         // Only a claim needs the registry's verdict on the Worker's mapping (ADR 0009). Workers
@@ -142,6 +158,8 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
         this.#markUnknown(command.identity, LOST_TRACK);
         return unknownReply(LOST_TRACK, true);
       }
+      case "reforward":
+        return this.#reforward(command, row as RecordRow, now);
     }
   }
 
@@ -193,6 +211,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       bodyBytes: row.bodyBytes,
       detail: row.detail,
       resolvedAt: row.resolvedAt,
+      reforwardedAt: row.reforwardedAt,
     };
   }
 
@@ -330,22 +349,34 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     return { to: destination, expiresAt };
   }
 
-  #forward(command: ExecuteCommand, now: number, replacing: boolean): Promise<FinalReply> {
-    const { identity, fingerprint, policy } = command;
+  /**
+   * Admits one more origin call within this object's bounds, or answers `503 gateway-busy` with
+   * nothing claimed.
+   */
+  #admitCall(command: ExecuteCommand, now: number): Admission | FinalReply {
     // Each call holds its request and, soon, its answer in memory: past the bound, new keys are
     // told to come back later, and nothing is claimed. Overload, not a duplicate: 503.
-    if (this.#inflight.size >= MAX_INFLIGHT_CALLS) return Promise.resolve(busy("calls"));
+    if (this.#inflight.size >= MAX_INFLIGHT_CALLS) return busy("calls");
     const sql = this.ctx.storage.sql;
     const refuseBytes = command.storageLimitBytes ?? STORAGE_REFUSE_BYTES;
     const storage = storageStanding(sql.databaseSize, refuseBytes);
     if (storage !== "ok") this.#warnStorage(sql.databaseSize, refuseBytes, now);
     // Near the platform's limit per object, new keys are refused while the keys in flight can
     // still store their answers.
-    if (storage === "full") return Promise.resolve(busy("storage"));
+    if (storage === "full") return busy("storage");
     // Each call holds its request body until the origin answers, then its answer: past the
     // object's byte budget a new key is refused, before anything is claimed.
     const admission = this.#budget.admit(command.request.body?.byteLength ?? 0);
-    if (admission === null) return Promise.resolve(busy("bytes"));
+    if (admission === null) return busy("bytes");
+    return admission;
+  }
+
+  #forward(command: ExecuteCommand, now: number, replacing: boolean): Promise<FinalReply> {
+    const { identity, fingerprint, policy } = command;
+    const admission = this.#admitCall(command, now);
+    if ("kind" in admission) return Promise.resolve(admission);
+    const sql = this.ctx.storage.sql;
+    const refuseBytes = command.storageLimitBytes ?? STORAGE_REFUSE_BYTES;
     const record = claim(fingerprint, now, policy.ttlSeconds * 1000, policy.originTimeoutMs);
     // Synchronous: no other event can interleave between the read in `execute` and this claim.
     const insert = () =>
@@ -377,7 +408,47 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       }
       throw error;
     }
-    const answer = this.#callAndRecord(command, record, admission).finally(() => {
+    return this.#hold(command, record, admission, null);
+  }
+
+  /**
+   * Forwards `command` again for a record whose outcome is unknown, inside the origin's key
+   * window (docs/adr/0011): the record is claimed again as `in_flight` with a new lease, in one
+   * synchronous step from the read in `execute` exactly like a first claim, so one call at a
+   * time reaches the origin and duplicates join it in memory.
+   */
+  #reforward(command: ExecuteCommand, row: RecordRow, now: number): Promise<FinalReply> {
+    const admission = this.#admitCall(command, now);
+    if ("kind" in admission) return Promise.resolve(admission);
+    const record = reclaim(row, now, command.policy.originTimeoutMs);
+    try {
+      this.ctx.storage.sql.exec(
+        "UPDATE records SET state = 'in_flight', lease_until = ?, reforwarded_at = ? WHERE identity = ?",
+        record.leaseUntil,
+        now,
+        command.identity,
+      );
+    } catch (error) {
+      admission.release();
+      throw error;
+    }
+    return this.#hold(command, record, admission, row.detail ?? LOST_TRACK);
+  }
+
+  /**
+   * Runs the origin call of a claimed record, known in memory until it is recorded.
+   *
+   * @param unknownDetail - for a re-forward, why the outcome was unknown (kept if nothing is
+   *   learnt); `null` for a first call
+   */
+  #hold(
+    command: ExecuteCommand,
+    record: KeyRecord,
+    admission: Admission,
+    unknownDetail: string | null,
+  ): Promise<FinalReply> {
+    const { identity } = command;
+    const answer = this.#callAndRecord(command, record, admission, unknownDetail).finally(() => {
       // Recorded: from here the delivery budget counts the answer's bytes.
       admission.release();
       this.#inflight.delete(identity);
@@ -389,12 +460,23 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     return answer;
   }
 
+  /**
+   * A call that never reached the origin: a first call releases its key; a re-forward leaves
+   * the record `unknown` as it was, since the first attempt may have reached the origin.
+   */
+  #unsent(identity: string, unknownDetail: string | null): void {
+    if (unknownDetail === null) this.#delete(identity);
+    else this.#markUnknown(identity, unknownDetail);
+  }
+
   async #callAndRecord(
     command: ExecuteCommand,
     record: KeyRecord,
     admission: Admission,
+    unknownDetail: string | null,
   ): Promise<FinalReply> {
     const { identity, policy, request } = command;
+    const reforwarded = unknownDetail !== null;
     try {
       await this.#ensureAlarm(record.expiresAt);
       if (
@@ -402,7 +484,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
         (await probeOrigin(policy.originUrl, hopOnly(request.headers))) === "unreachable"
       ) {
         // The request was never sent: nothing reached the origin, so the key is released.
-        this.#delete(identity);
+        this.#unsent(identity, unknownDetail);
         return {
           kind: "problem",
           outcome: "unreachable",
@@ -416,7 +498,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     } catch (error) {
       // A failure before the origin call (arming the alarm, the probe): the request was never
       // sent, so the key is released rather than left to end `unknown`.
-      this.#delete(identity);
+      this.#unsent(identity, unknownDetail);
       throw error;
     }
     const started = Date.now();
@@ -429,7 +511,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     const originMs = Date.now() - started;
     if (result.kind === "unsent") {
       // Nothing left for the origin: the key is released, and the failure is the gateway's.
-      this.#delete(identity);
+      this.#unsent(identity, unknownDetail);
       console.error(JSON.stringify({ event: "unsent", detail: result.detail }));
       return { kind: "problem", outcome: "unsent", replayed: false, problem: INTERNAL_ERROR };
     }
@@ -447,6 +529,18 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       originStatus: response.status,
       originMs,
     } as const;
+    if (reforwarded && response.status === ORIGIN_IN_PROGRESS_STATUS) {
+      // The origin is still working on the first attempt (Stripe's `idempotency_key_in_use`,
+      // PayPal's `PREVIOUS_REQUEST_IN_PROGRESS`…): not an outcome. The record stays unknown and
+      // re-forwardable, and the client is told to come back (docs/adr/0011).
+      this.#markUnknown(identity, ORIGIN_STILL_WORKING);
+      return {
+        ...inProgress(retryAfter(policy.originTimeoutMs)),
+        outcome: "reforwarded",
+        originMs,
+      };
+    }
+    const answered = reforwarded ? "reforwarded" : "forwarded";
     if (policy.retryStatuses.includes(response.status)) {
       // The origin asked for a retry: nothing happened there that a retry could duplicate.
       this.#delete(identity);
@@ -456,11 +550,11 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
     if (headers.length > MAX_STORED_HEADER_BYTES) {
       const detail = "The origin's response headers were too large to keep for replay.";
       this.#markUnknown(identity, detail);
-      return { ...base, outcome: "forwarded" };
+      return { ...base, outcome: answered };
     }
     try {
       this.#complete(identity, response, headers);
-      return { ...base, outcome: "forwarded", storedUntil: record.expiresAt };
+      return { ...base, outcome: answered, storedUntil: record.expiresAt };
     } catch (error) {
       // The origin answered, so this caller gets that answer. The record stays "in flight" and
       // fails closed once its lease ends: never a second forward.
@@ -468,7 +562,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
         JSON.stringify({ event: "store-failed", error: String(error), status: response.status }),
       );
     }
-    return { ...base, outcome: "forwarded" };
+    return { ...base, outcome: answered };
   }
 
   #join(first: InFlight, policy: Policy): Promise<FinalReply> {
@@ -613,7 +707,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
   #readRow(identity: string): RecordRow | null {
     const row = this.ctx.storage.sql
       .exec<RawRow>(
-        "SELECT identity, fingerprint, state, created_at, expires_at, lease_until, status, headers, body, body_bytes, chunk_count, detail, method, path, resolved_at FROM records WHERE identity = ?",
+        "SELECT identity, fingerprint, state, created_at, expires_at, lease_until, status, headers, body, body_bytes, chunk_count, detail, method, path, resolved_at, reforwarded_at FROM records WHERE identity = ?",
         identity,
       )
       .toArray()[0];
@@ -634,6 +728,7 @@ export class IdempotencyCoordinator extends DurableObject<Env> {
       method: row.method,
       path: row.path,
       resolvedAt: row.resolved_at,
+      reforwardedAt: row.reforwarded_at,
     };
   }
 
@@ -662,7 +757,8 @@ CREATE TABLE IF NOT EXISTS records (
   detail TEXT,
   method TEXT,
   path TEXT,
-  resolved_at INTEGER
+  resolved_at INTEGER,
+  reforwarded_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS records_by_expiry ON records (expires_at);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -689,6 +785,7 @@ type RawRow = {
   method: string | null;
   path: string | null;
   resolved_at: number | null;
+  reforwarded_at: number | null;
 };
 
 interface RecordRow extends KeyRecord {
@@ -702,6 +799,7 @@ interface RecordRow extends KeyRecord {
   method: string | null;
   path: string | null;
   resolvedAt: number | null;
+  reforwardedAt: number | null;
 }
 
 const MISMATCH = { code: "idempotency-key-reused" } as const;
@@ -711,6 +809,19 @@ const INTERNAL_ERROR = { code: "internal-error" } as const;
 /** Why an in-flight record that no instance holds became `unknown` once its lease ended. */
 const LOST_TRACK =
   "The gateway lost track of the request while it was at the origin (restart or eviction).";
+
+/**
+ * The status of an origin's "still working on this key" answer to a re-forward, never stored as
+ * an outcome: Stripe's `409` `idempotency_key_in_use`, PayPal's `409` `RESOURCE_CONFLICT` with
+ * issue `PREVIOUS_REQUEST_IN_PROGRESS`. Any `409` to a re-forward counts (docs/adr/0011): the
+ * first attempt's own answer, if it was one, is then learnt by a later re-forward or, past the
+ * window, by reconciling.
+ */
+const ORIGIN_IN_PROGRESS_STATUS = 409;
+
+/** Why a record a re-forward met the origin still working on is unknown again. */
+const ORIGIN_STILL_WORKING =
+  "The request was forwarded again and the origin answered 409: still working on the first attempt.";
 
 /** The shortest time between two garbage-collecting alarms of one object. */
 export const ALARM_BATCH_MS = 60_000;
@@ -750,6 +861,13 @@ interface InFlight {
 function hopOnly(headers: [string, string][]): [string, string][] {
   const hop = HOP_HEADER.toLowerCase();
   return headers.filter(([name]) => name === hop);
+}
+
+/** A route's rule for unknown outcomes; `null` (also for policies of older Workers): fail closed. */
+function reforwardRule(policy: Policy): Reforward | null {
+  // Workers older than these settings send neither: `undefined` is fail-closed.
+  if (policy.unknownOutcome !== "reforward" || policy.originKeySeconds == null) return null;
+  return { originKeyMs: policy.originKeySeconds * 1000, originTimeoutMs: policy.originTimeoutMs };
 }
 
 function retryAfter(originTimeoutMs: number): number {

@@ -65,6 +65,11 @@ export interface ExecuteCommand {
 /** What happened to a request, for logs and metrics. */
 export type Outcome =
   | "forwarded"
+  /**
+   * An unknown outcome forwarded again under `IDEMPOTENCY_UNKNOWN_OUTCOME=reforward`, and
+   * answered by the origin (docs/adr/0011): stored, or its "still in progress" `409`.
+   */
+  | "reforwarded"
   | "replayed"
   | "coalesced"
   | "rejected"
@@ -143,6 +148,8 @@ export interface RecordView {
   detail: string | null;
   /** When an operator resolved the record (ms since epoch); `null` if the origin answered. */
   resolvedAt?: number | null;
+  /** When the record was last forwarded again after an unknown outcome (docs/adr/0011). */
+  reforwardedAt?: number | null;
   /** The stored answer, only when asked for (`includeResponse`) and completed. */
   response?: StoredResponse;
 }

@@ -16,6 +16,7 @@ const ADDED_COLUMNS: readonly (readonly [name: string, type: string])[] = [
   ["method", "TEXT"],
   ["path", "TEXT"],
   ["resolved_at", "INTEGER"],
+  ["reforwarded_at", "INTEGER"],
 ];
 
 /**

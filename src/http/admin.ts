@@ -330,6 +330,7 @@ function viewJson(identity: string, view: RecordView): Record<string, unknown> {
       view.resolvedAt === null || view.resolvedAt === undefined
         ? null
         : new Date(view.resolvedAt).toISOString(),
+    reforwardedAt: isoOrNull(view.reforwardedAt),
     ...(response !== undefined
       ? {
           response: {
@@ -340,6 +341,11 @@ function viewJson(identity: string, view: RecordView): Record<string, unknown> {
         }
       : {}),
   };
+}
+
+/** A time (ms since epoch) as ISO 8601; absent (older objects) or `null` as `null`. */
+function isoOrNull(at: number | null | undefined): string | null {
+  return at === null || at === undefined ? null : new Date(at).toISOString();
 }
 
 function json(body: unknown): Response {

@@ -184,6 +184,7 @@ export const CONSOLE_SCRIPT = `
     field(dl, "Body bytes", view.bodyBytes);
     field(dl, "Detail", view.detail);
     field(dl, "Resolved", view.resolvedAt ? when(view.resolvedAt) : null);
+    field(dl, "Re-forwarded", view.reforwardedAt ? when(view.reforwardedAt) : null);
     field(dl, "Fingerprint", view.fingerprint);
     $("purge-confirm").hidden = true;
     $("resolve-form").hidden = view.state !== "unknown";

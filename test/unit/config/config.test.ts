@@ -170,6 +170,26 @@ const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
     "9000000001",
   ],
   IDEMPOTENCY_ERROR_DIALECT: [...GENERALLY_INVALID, "Stripe", "braintree", "paypal,square"],
+  IDEMPOTENCY_UNKNOWN_OUTCOME: [
+    ...GENERALLY_INVALID,
+    "abc",
+    "Reforward",
+    "fail_closed",
+    "retry",
+    "reforward,fail-closed",
+  ],
+  // Every value is refused here, where IDEMPOTENCY_UNKNOWN_OUTCOME is the default fail-closed: a
+  // window with nothing to re-forward. The values below are refused with `reforward` too.
+  IDEMPOTENCY_ORIGIN_KEY_SECONDS: [
+    "  ",
+    "abc",
+    "-1",
+    "1.5",
+    "0",
+    "24h",
+    String(365 * 24 * 3600 + 1),
+    "86400",
+  ],
   IDEMPOTENCY_LOCATION_HINT: ["  ", "mars", "ENAM", "enam,weur", "us-east-1"],
   IDEMPOTENCY_JURISDICTION: ["  ", "de", "EU", "eu,us"],
   // "v1/shards=64" is the default mapping itself: a migration from a mapping to itself is refused.
@@ -194,6 +214,7 @@ const EMPTY_ALLOWED: readonly Variable[] = [
   "IDEMPOTENCY_LOCATION_HINT",
   "IDEMPOTENCY_JURISDICTION",
   "IDEMPOTENCY_MAPPING_PREVIOUS",
+  "IDEMPOTENCY_ORIGIN_KEY_SECONDS",
 ];
 
 const INVALID_CASES: [Variable, string][] = (Object.keys(INVALID_VALUES) as Variable[]).flatMap(
@@ -228,6 +249,8 @@ describe("parseConfig", () => {
         field: "idempotency-key",
       });
       expect(config.fingerprintMode).toBe("bytes");
+      expect(config.unknownOutcome).toBe("fail-closed");
+      expect(config.originKeySeconds).toBeNull();
     });
 
     it("has exactly the variables of the contract's table, plus the documented extras", () => {
@@ -256,6 +279,8 @@ describe("parseConfig", () => {
           "IDEMPOTENCY_JURISDICTION",
           "IDEMPOTENCY_MAPPING_PREVIOUS",
           "IDEMPOTENCY_STORAGE_LIMIT_BYTES",
+          "IDEMPOTENCY_UNKNOWN_OUTCOME",
+          "IDEMPOTENCY_ORIGIN_KEY_SECONDS",
         ].sort(),
       );
     });
@@ -384,6 +409,82 @@ describe("parseConfig", () => {
         "IDEMPOTENCY_RETRY_STATUSES",
       );
       expect(detail).toMatch(/4xx or 5xx/);
+    });
+
+    it("reads reforward with the origin's key window, in seconds", () => {
+      const config = configOf({
+        ...MINIMAL_ENV,
+        IDEMPOTENCY_UNKNOWN_OUTCOME: "reforward",
+        IDEMPOTENCY_ORIGIN_KEY_SECONDS: "86400",
+      });
+      expect(config.unknownOutcome).toBe("reforward");
+      expect(config.originKeySeconds).toBe(86_400);
+    });
+
+    it("accepts an origin key window longer than the TTL (re-forwarding stops at the TTL)", () => {
+      expect(
+        configOf({
+          ...MINIMAL_ENV,
+          IDEMPOTENCY_TTL_SECONDS: "3600",
+          IDEMPOTENCY_UNKNOWN_OUTCOME: "reforward",
+          IDEMPOTENCY_ORIGIN_KEY_SECONDS: "604800",
+        }).originKeySeconds,
+      ).toBe(604_800);
+    });
+
+    it.each(["", "  "])(
+      "refuses reforward without IDEMPOTENCY_ORIGIN_KEY_SECONDS (%j), naming the window",
+      (window) => {
+        const detail = expectError(
+          parseConfig({
+            ...MINIMAL_ENV,
+            IDEMPOTENCY_UNKNOWN_OUTCOME: "reforward",
+            ...(window === "" ? {} : { IDEMPOTENCY_ORIGIN_KEY_SECONDS: window }),
+          }),
+          "IDEMPOTENCY_ORIGIN_KEY_SECONDS",
+        );
+        expect(detail).not.toBe("");
+      },
+    );
+
+    it("refuses reforward with no window at all and says it is required", () => {
+      const detail = expectError(
+        parseConfig({ ...MINIMAL_ENV, IDEMPOTENCY_UNKNOWN_OUTCOME: "reforward" }),
+        "IDEMPOTENCY_ORIGIN_KEY_SECONDS",
+      );
+      expect(detail).toMatch(/required/);
+    });
+
+    it("refuses a window with fail-closed, and does NOT ignore it", () => {
+      const detail = expectError(
+        parseConfig({ ...MINIMAL_ENV, IDEMPOTENCY_ORIGIN_KEY_SECONDS: "86400" }),
+        "IDEMPOTENCY_ORIGIN_KEY_SECONDS",
+      );
+      expect(detail).toMatch(/fail-closed/);
+    });
+
+    it("refuses a window no longer than the origin timeout: no re-forward could fit in it", () => {
+      expectError(
+        parseConfig({
+          ...MINIMAL_ENV,
+          IDEMPOTENCY_UNKNOWN_OUTCOME: "reforward",
+          IDEMPOTENCY_ORIGIN_KEY_SECONDS: "30",
+        }),
+        "IDEMPOTENCY_ORIGIN_KEY_SECONDS",
+      );
+    });
+
+    it("refuses a route that turns reforward on without a window, naming the route", () => {
+      const detail = expectError(
+        parseConfig({
+          ...MINIMAL_ENV,
+          IDEMPOTENCY_ROUTES: JSON.stringify({
+            "/v1/charges": { IDEMPOTENCY_UNKNOWN_OUTCOME: "reforward" },
+          }),
+        }),
+        'IDEMPOTENCY_ROUTES["/v1/charges"].IDEMPOTENCY_ORIGIN_KEY_SECONDS',
+      );
+      expect(detail).toMatch(/required/);
     });
 
     it.each(["IDEMPOTENCY_SHARDS_NEXT", "IDEMPOTENCY_KEY_SOURCE", "IDEMPOTENCY_TTL"])(

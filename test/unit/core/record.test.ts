@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type KeyRecord, LEASE_GRACE_MS, claim, decide } from "../../../src/core/record";
+import {
+  type KeyRecord,
+  LEASE_GRACE_MS,
+  type Reforward,
+  claim,
+  decide,
+  mayReforward,
+  reclaim,
+} from "../../../src/core/record";
 
 const NOW = 1_700_000_000_000;
 const FINGERPRINT = "a".repeat(64);
@@ -146,6 +154,125 @@ describe("decide", () => {
         },
       ),
     );
+  });
+});
+
+/** A Stripe-like origin: it honours a key for a day (created a minute ago: well inside it). */
+const REFORWARD: Reforward = { originKeyMs: 86_400_000, originTimeoutMs: ORIGIN_TIMEOUT_MS };
+
+describe("decide with reforward", () => {
+  it("re-forwards a retry that meets an unknown record inside the origin's key window", () => {
+    expect(decide(recordIn("unknown"), FINGERPRINT, NOW, false, REFORWARD)).toEqual({
+      kind: "reforward",
+    });
+  });
+
+  it("re-forwards an orphaned in-flight record once its lease has ended", () => {
+    const record = recordIn("in_flight", { leaseUntil: NOW });
+    expect(decide(record, FINGERPRINT, NOW, false, REFORWARD)).toEqual({ kind: "reforward" });
+  });
+
+  it("does NOT re-forward an orphaned in-flight record whose lease still runs", () => {
+    const record = recordIn("in_flight", { leaseUntil: NOW + 1 });
+    expect(decide(record, FINGERPRINT, NOW, false, REFORWARD)).toEqual({
+      kind: "in-progress",
+      retryAfterSeconds: 1,
+    });
+  });
+
+  it("does NOT re-forward another fingerprint: it is still a mismatch", () => {
+    expect(decide(recordIn("unknown"), OTHER_FINGERPRINT, NOW, false, REFORWARD)).toEqual({
+      kind: "mismatch",
+    });
+  });
+
+  it("joins a re-forward this instance holds instead of starting a second one", () => {
+    expect(decide(recordIn("in_flight"), FINGERPRINT, NOW, true, REFORWARD)).toEqual({
+      kind: "join",
+    });
+  });
+
+  it.each(["completed", "in_flight"] as const)(
+    "does NOT change what a %s record held here gets",
+    (state) => {
+      const record = recordIn(state, { leaseUntil: NOW + 1 });
+      expect(decide(record, FINGERPRINT, NOW, false, REFORWARD)).toEqual(
+        decide(record, FINGERPRINT, NOW, false),
+      );
+    },
+  );
+
+  it("fails closed once a re-forward could end past the origin's window", () => {
+    const createdAt = NOW - REFORWARD.originKeyMs + ORIGIN_TIMEOUT_MS;
+    expect(decide(recordIn("unknown", { createdAt }), FINGERPRINT, NOW, false, REFORWARD)).toEqual({
+      kind: "reforward",
+    });
+    expect(
+      decide(recordIn("unknown", { createdAt: createdAt - 1 }), FINGERPRINT, NOW, false, REFORWARD),
+    ).toEqual({ kind: "unknown" });
+    expect(
+      decide(
+        recordIn("in_flight", { createdAt: createdAt - 1, leaseUntil: NOW }),
+        FINGERPRINT,
+        NOW,
+        false,
+        REFORWARD,
+      ),
+    ).toEqual({ kind: "lease-expired" });
+  });
+
+  it("fails closed once a re-forward's lease could outlive the record (the TTL ends first)", () => {
+    const expiresAt = NOW + ORIGIN_TIMEOUT_MS + LEASE_GRACE_MS;
+    expect(decide(recordIn("unknown", { expiresAt }), FINGERPRINT, NOW, false, REFORWARD)).toEqual({
+      kind: "reforward",
+    });
+    expect(
+      decide(recordIn("unknown", { expiresAt: expiresAt - 1 }), FINGERPRINT, NOW, false, REFORWARD),
+    ).toEqual({ kind: "unknown" });
+  });
+
+  it("never re-forwards where a call could end outside the window or the TTL (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: TTL_MS }),
+        fc.integer({ min: 1, max: 2 * TTL_MS }),
+        fc.integer({ min: 1_000, max: 2 * TTL_MS }),
+        fc.integer({ min: 1, max: 900_000 }),
+        fc.constantFrom<KeyRecord["state"]>("unknown", "in_flight"),
+        (age, untilExpiry, originKeyMs, originTimeoutMs, state) => {
+          const record = recordIn(state, {
+            createdAt: NOW - age,
+            expiresAt: NOW + untilExpiry,
+            leaseUntil: NOW,
+          });
+          const decision = decide(record, FINGERPRINT, NOW, false, {
+            originKeyMs,
+            originTimeoutMs,
+          });
+          const fits =
+            NOW + originTimeoutMs <= record.createdAt + originKeyMs &&
+            NOW + originTimeoutMs + LEASE_GRACE_MS <= record.expiresAt;
+          expect(decision.kind === "reforward").toBe(fits);
+          expect(mayReforward(record, NOW, { originKeyMs, originTimeoutMs })).toBe(fits);
+        },
+      ),
+    );
+  });
+});
+
+describe("reclaim", () => {
+  it("puts the record in flight again with a new lease, keeping its creation and expiry", () => {
+    const record = recordIn("unknown");
+    expect(reclaim(record, NOW, ORIGIN_TIMEOUT_MS)).toEqual({
+      ...record,
+      state: "in_flight",
+      leaseUntil: NOW + ORIGIN_TIMEOUT_MS + LEASE_GRACE_MS,
+    });
+  });
+
+  it("gives an orphaned duplicate of a re-forward in-progress during its new lease", () => {
+    const record = reclaim(recordIn("unknown"), NOW, ORIGIN_TIMEOUT_MS);
+    expect(decide(record, FINGERPRINT, NOW + 1, false, REFORWARD).kind).toBe("in-progress");
   });
 });
 
