@@ -25,3 +25,31 @@ export function keyIdentity(
   fields.push(key);
   return sha256Hex(lengthPrefixed(fields));
 }
+
+/**
+ * What the runtime reads in place of header bytes that are not UTF-8: workerd decodes a received
+ * header value as UTF-8, each invalid byte becoming U+FFFD, and offers no way to its bytes
+ * (cloudflare/workerd#6927; the Fetch standard's `ByteString` would keep them).
+ */
+const REPLACEMENT_CHARACTER = "\uFFFD";
+
+/**
+ * The first configured scope header whose value the runtime could not read as sent, or `null`.
+ * Such a value cannot scope a key: `Bearer \xff` and `Bearer \xfe` both read as `Bearer \uFFFD`,
+ * so their callers would share one identity and one caller's answer would replay to the other. A
+ * value that holds U+FFFD itself (the UTF-8 bytes EF BF BD) cannot be told apart, and is refused
+ * too: no credential scheme uses it.
+ *
+ * @param header - looks a request header up, as for `keyIdentity`
+ * @example
+ * unreadableScopeHeader(["authorization"], (n) => request.headers.get(n)); // "authorization" or null
+ */
+export function unreadableScopeHeader(
+  scopeHeaders: readonly string[],
+  header: (name: string) => string | null,
+): string | null {
+  for (const name of scopeHeaders) {
+    if (header(name)?.includes(REPLACEMENT_CHARACTER) === true) return name;
+  }
+  return null;
+}

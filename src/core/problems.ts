@@ -37,7 +37,12 @@ export type GatewayProblem =
   | { code: "request-too-large"; limitBytes: number }
   | { code: "idempotency-key-reused" }
   | { code: "request-in-progress"; retryAfterSeconds: number }
-  | { code: "origin-unreachable"; detail: string }
+  | {
+      code: "origin-unreachable";
+      detail: string;
+      /** A request passed through uncovered: nothing is known about what reached the origin. */
+      passedThrough?: boolean;
+    }
   | { code: "origin-outcome-unknown"; detail: string }
   | { code: "invalid-configuration"; variable: string; detail: string }
   // The admin API's own answers (README, "Operating it"): not part of the request path.
@@ -54,7 +59,12 @@ export type GatewayProblem =
   // A body the gateway must read (a key in it, or the `json` fingerprint) and cannot.
   | { code: "malformed-body"; detail: string }
   // A key sent without any of the headers that scope it to its caller (README, "The key").
-  | { code: "missing-scope"; headers: readonly string[] }
+  | {
+      code: "missing-scope";
+      headers: readonly string[];
+      /** The scope header whose value is not UTF-8, when one was sent but cannot scope the key. */
+      unreadable?: string;
+    }
   // A bound of the key's object was reached: nothing was claimed, so a retry is a first request.
   | { code: "gateway-busy"; reason: BusyReason; retryAfterSeconds: number };
 
@@ -197,6 +207,9 @@ export function problemDetail(problem: GatewayProblem): string {
     case "request-in-progress":
       return `A request with this Idempotency-Key is still being processed. Retry with the same key after ${problem.retryAfterSeconds} seconds.`;
     case "origin-unreachable":
+      if (problem.passedThrough === true) {
+        return `${problem.detail} The request was passed through without idempotency (its method or route is not covered), so nothing was stored, and whether it reached the origin is not known.`;
+      }
       return `${problem.detail} Nothing reached the origin; retry with the same key.`;
     case "origin-outcome-unknown":
       return `${problem.detail} The request may have taken effect at the origin, so it will not be forwarded again with this key. Reconcile with the origin before using a new key.`;
@@ -225,6 +238,9 @@ export function problemDetail(problem: GatewayProblem): string {
     case "gateway-busy":
       return `${BUSY_DETAILS[problem.reason]} Nothing was forwarded and the key was not used: retry with the same key after ${problem.retryAfterSeconds} seconds.`;
     case "missing-scope":
+      if (problem.unreadable !== undefined) {
+        return `The ${problem.unreadable} header is not valid UTF-8, so it cannot scope the idempotency key: the gateway reads bytes it cannot decode as U+FFFD, and two different credentials would share one scope. Send the credential as ASCII or UTF-8; nothing was forwarded and the key was not used.`;
+      }
       return `This request carries an idempotency key but none of the headers that scope a key to its caller (${problem.headers.join(", ")}), so its key would be shared with every other caller. Send your credential in one of them; nothing was forwarded.`;
   }
 }

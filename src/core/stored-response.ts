@@ -69,7 +69,28 @@ export function decodeHeaders(text: string): [string, string][] {
 }
 
 /**
- * Builds the HTTP response for a stored (or freshly buffered) answer.
+ * The Fetch standard's null body statuses (101, 103, 204, 205, 304): a `Response` with one of them
+ * and a body throws. RFC 9110 says the same of the wire: 1xx, 204 and 304 answers end at their
+ * header section (§6.4.1), and a 205 "does not allow content" (§15.3.6).
+ */
+export const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * Whether an answer with this status carries no content, so its stored bytes, if any, are never
+ * replayed: a null body status, or any other 1xx (never a final answer).
+ *
+ * @example
+ * isBodylessStatus(205); // true
+ */
+export function isBodylessStatus(status: number): boolean {
+  return NULL_BODY_STATUSES.has(status) || status < 200;
+}
+
+/**
+ * Builds the HTTP response for a stored (or freshly buffered) answer. It never throws for a
+ * stored status of 200 to 599, whatever bytes are stored with it: the body of a bodyless status
+ * is dropped, as a client would never have received it (resolve refuses such a body up front,
+ * `http/admin-requests.ts`).
  *
  * @param replayed - adds `Idempotent-Replayed: true`
  */
@@ -80,7 +101,10 @@ export function toResponse(
   const headers = new Headers();
   for (const [name, value] of stored.headers) headers.append(name, value);
   if (replayed) headers.set(REPLAYED_HEADER, "true");
-  // RFC 9110 §6.4.1: 1xx, 204 and 304 responses carry no content.
-  const bodyless = stored.status === 204 || stored.status === 304 || stored.status < 200;
-  return new Response(bodyless ? null : stored.body, { status: stored.status, headers });
+  if (!isBodylessStatus(stored.status)) {
+    return new Response(stored.body, { status: stored.status, headers });
+  }
+  // A streamed body nobody reads would hold its share of the coordinator's delivery budget.
+  if (stored.body instanceof ReadableStream) stored.body.cancel().catch(() => undefined);
+  return new Response(null, { status: stored.status, headers });
 }

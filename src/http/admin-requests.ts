@@ -5,7 +5,11 @@ import { parseIdempotencyKey } from "../core/idempotency-key";
 import { KEY_HASH_LENGTH, isKeyHash } from "../core/key-hash";
 import type { RecordState } from "../core/record";
 import { RECORD_STATES, decodeCursor, type ListCursor } from "../core/record-page";
-import { MAX_STORED_HEADER_BYTES, type StoredResponse } from "../core/stored-response";
+import {
+  MAX_STORED_HEADER_BYTES,
+  isBodylessStatus,
+  type StoredResponse,
+} from "../core/stored-response";
 
 /**
  * What an admin request asks for, validated: the record it names, the answer an operator resolves
@@ -155,6 +159,13 @@ export function parseResolve(json: unknown): Parsed<ResolveRequest> {
     bytes = decoded;
   } else {
     bytes = new TextEncoder().encode(text ?? "");
+  }
+  // The replay's rule (`toResponse`): such an answer has no content, so these bytes would never
+  // reach the client. Refused rather than dropped, so the operator sees the mistake.
+  if (isBodylessStatus(status) && bytes.byteLength > 0) {
+    return invalid(
+      `response: a ${status} answer carries no content (RFC 9110 §6.4.1, §15.3.6); give an empty body or another status.`,
+    );
   }
   return ok({ target: named.value.target, response: { status, headers: kept, body: bytes } });
 }

@@ -14,7 +14,7 @@ import { readBounded } from "../core/bounded-body";
 import { comparedBody, fingerprintOf } from "../core/fingerprint";
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from "../core/header-names";
 import type { KeyParseResult } from "../core/idempotency-key";
-import { keyIdentity } from "../core/key-identity";
+import { keyIdentity, unreadableScopeHeader } from "../core/key-identity";
 import { describeKeySource, keyFromHeader, keyFromJson, type KeySource } from "../core/key-source";
 import { originHeaders, originTarget } from "../core/origin-request";
 import type { ErrorDialect } from "../core/error-dialects";
@@ -96,6 +96,15 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     if (!hasScope(config.scopeHeaders, request.headers)) {
       const problem: GatewayProblem = { code: "missing-scope", headers: config.scopeHeaders };
       return refuse("missing-scope", problem);
+    }
+    // Bytes the runtime could not decode would merge the scopes of different credentials.
+    const unreadable = unreadableScopeHeader(config.scopeHeaders, (n) => request.headers.get(n));
+    if (unreadable !== null) {
+      return refuse("missing-scope", {
+        code: "missing-scope",
+        headers: config.scopeHeaders,
+        unreadable,
+      });
     }
     return parsed.key;
   };
@@ -266,12 +275,17 @@ function barePlaced(source: KeySource): boolean {
   return source.kind === "header" && source.field === IDEMPOTENCY_KEY_HEADER.toLowerCase();
 }
 
-/** The request with its body replaced by the bytes already read from it (same method, headers). */
+/**
+ * The request with its body replaced by the bytes already read from it (same method, headers).
+ * A GET's or HEAD's body is left out: a `Request` cannot hold one, and the pass-through would not
+ * send it (`pass-through.ts`).
+ */
 function withBody(request: Request, body: Uint8Array): Request {
+  const bodyless = request.body === null || request.method === "GET" || request.method === "HEAD";
   return new Request(request.url, {
     method: request.method,
     headers: request.headers,
-    body: request.body === null ? null : body,
+    body: bodyless ? null : body,
   });
 }
 

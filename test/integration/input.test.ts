@@ -1,5 +1,44 @@
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
 import { HOP, newKey, gateway, originRequests, post, problemOf } from "./harness";
+
+/**
+ * A request as workerd hands one over from the wire, where a GET or HEAD may carry a body: the
+ * `Request` constructor refuses to build one, so it is built as a POST and reads as `method`.
+ */
+class ReceivedRequest extends Request {
+  readonly #method: string;
+
+  constructor(method: string, url: string, init: RequestInit) {
+    super(url, { ...init, method: "POST" });
+    this.#method = method;
+  }
+
+  override get method(): string {
+    return this.#method;
+  }
+}
+
+/** Sends a `ReceivedRequest` through the Worker's `fetch` handler. */
+async function received(
+  method: string,
+  path: string,
+  init: RequestInit,
+  vars: Record<string, string> = {},
+): Promise<Response> {
+  const ctx = createExecutionContext();
+  const request = new ReceivedRequest(method, `https://api.example.com${path}`, init);
+  const handled = worker.fetch(
+    request as Parameters<typeof worker.fetch>[0],
+    { ...env, ...vars },
+    ctx,
+  );
+  const response = await handled;
+  await waitOnExecutionContext(ctx);
+  return response;
+}
 
 describe("the Idempotency-Key header", () => {
   it("is required on a covered request: 400 missing-idempotency-key, nothing forwarded", async () => {
@@ -121,6 +160,61 @@ describe("requests the gateway does not cover", () => {
     expect(await originRequests(key)).toHaveLength(2);
   });
 
+  it.each(["GET", "HEAD"])(
+    "forward a %s that carries a body without it (RFC 9110 §9.3.1: it has no defined meaning), never a 500",
+    async (method) => {
+      const marker = newKey();
+      const response = await received(method, "/v1/orders?x=1", {
+        headers: { "x-marker": marker, "content-type": "application/json" },
+        body: '{"ignored":true}',
+      });
+      expect(response.status).toBe(201);
+      const seen = await originRequests(marker);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toMatchObject({ method, path: "/v1/orders", query: "x=1", bodyBase64: "" });
+      expect(seen[0]?.headers["content-length"]).toBeUndefined();
+    },
+  );
+
+  it("forward a covered GET whose body holds no key, where keys are optional, without its body", async () => {
+    const marker = newKey();
+    const routes = {
+      "/v1/search": {
+        IDEMPOTENCY_METHODS: "GET,POST",
+        IDEMPOTENCY_KEY_FROM: "json:/idempotency_key",
+        IDEMPOTENCY_KEY_REQUIRED: "false",
+      },
+    };
+    const response = await received(
+      "GET",
+      "/v1/search",
+      { headers: { "x-marker": marker, "content-type": "application/json" }, body: '{"q":1}' },
+      { IDEMPOTENCY_ROUTES: JSON.stringify(routes) },
+    );
+    expect(response.status).toBe(201);
+    const seen = await originRequests(marker);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ method: "GET", bodyBase64: "" });
+  });
+
+  it("answer 502 origin-unreachable, never a 500, when the origin does not answer, and say nothing is known of what reached it", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const key = newKey();
+    // Port 9 (discard): nothing listens on it here, so the connection is refused.
+    const response = await post("/v1/charges", key, {
+      method: "PUT",
+      vars: { ORIGIN_URL: "http://127.0.0.1:9" },
+    });
+    expect(response.status).toBe(502);
+    const problem = await problemOf(response);
+    expect(problem.code).toBe("origin-unreachable");
+    expect(String(problem.detail)).toContain("whether it reached the origin is not known");
+    expect(logged.mock.calls.map((call) => JSON.parse(String(call[0])) as unknown)).toEqual([
+      expect.objectContaining({ event: "pass-through-failed", method: "PUT" }),
+    ]);
+    logged.mockRestore();
+  });
+
   it("follow IDEMPOTENCY_METHODS", async () => {
     const key = newKey();
     const vars = { IDEMPOTENCY_METHODS: "PUT" };
@@ -171,6 +265,34 @@ describe("the key's scope", () => {
     expect(response.status).toBe(400);
     expect((await problemOf(response)).code).toBe("missing-scope");
     expect(await originRequests(key)).toHaveLength(0);
+  });
+
+  it.each([
+    ["Authorization: Bearer \\xff", { authorization: "Bearer \uFFFD" }],
+    ["X-Tenant: \\xfe beside a valid Authorization", { "x-tenant": "acme-\uFFFD" }],
+  ])(
+    "refuses a scope value the runtime could not decode (%s reads as U+FFFD): 400 missing-scope, nothing forwarded, the key unused",
+    async (_, headers) => {
+      const vars = { IDEMPOTENCY_SCOPE_HEADERS: "authorization,x-tenant" };
+      const key = newKey();
+      const response = await post("/v1/charges", key, { headers, vars });
+      expect(response.status).toBe(400);
+      const problem = await problemOf(response);
+      expect(problem.code).toBe("missing-scope");
+      expect(String(problem.detail)).toMatch(/header is not valid UTF-8/);
+      expect(await originRequests(key)).toHaveLength(0);
+      expect((await post("/v1/charges", key, { vars })).status).toBe(201);
+      expect(await originRequests(key)).toHaveLength(1);
+    },
+  );
+
+  it("accepts a scope value in valid UTF-8, and keeps two such credentials apart", async () => {
+    const key = newKey();
+    const first = await post("/v1/charges", key, { headers: { authorization: "Bearer clé" } });
+    const second = await post("/v1/charges", key, { headers: { authorization: "Bearer cle" } });
+    expect(first.status).toBe(201);
+    expect(second.headers.get("idempotent-replayed")).toBeNull();
+    expect(await originRequests(key)).toHaveLength(2);
   });
 
   it("accepts any one of the configured scope headers, naming them all when none is sent", async () => {

@@ -544,6 +544,9 @@ describe("resolve (POST /__idempotency/keys/resolve)", () => {
     ["an invalid header name", { response: { status: 201, headers: { "bad name": "x" } } }],
     ["a header value with a line break", { response: { status: 201, headers: { a: "x\r\ny" } } }],
     ["headers that are not strings", { response: { status: 201, headers: { a: 1 } } }],
+    ["a body on a 205, which carries none", { response: { status: 205, body: "x" } }],
+    ["a body on a 204", { response: { status: 204, bodyBase64: "eA==" } }],
+    ["a body on a 304", { response: { status: 304, body: "x" } }],
   ])("answers 400 invalid-admin-request to %s", async (_, fields) => {
     const response = await adminPost("resolve", {
       keyHash: await keyHashOf(newKey()),
@@ -551,6 +554,42 @@ describe("resolve (POST /__idempotency/keys/resolve)", () => {
     });
     expect(response.status).toBe(400);
     expect((await problemOf(response)).code).toBe("invalid-admin-request");
+  });
+
+  it.each([204, 205, 304])(
+    "resolves with a bodyless %i, and every retry replays it: never a 500",
+    async (status) => {
+      const { key, keyHash } = await unknownKey();
+      const response = await adminPost("resolve", {
+        keyHash,
+        response: { status, headers: { "x-charge-id": "ch_reconciled" } },
+      });
+      expect(response.status).toBe(200);
+      for (let retry = 0; retry < 2; retry++) {
+        const replay = await post("/hang", key);
+        expect(replay.status).toBe(status);
+        expect(replay.headers.get(REPLAYED_HEADER)).toBe("true");
+        expect(replay.headers.get("x-charge-id")).toBe("ch_reconciled");
+        expect(replay.body).toBeNull();
+      }
+      expect(await originRequests(key)).toHaveLength(1);
+    },
+  );
+
+  it("replays a record stored with bytes on a bodyless status (resolved before the check) without them: never a 500", async () => {
+    const { key, keyHash } = await unknownKey();
+    expect((await adminPost("resolve", resolution(keyHash))).status).toBe(200);
+    // What a resolve with {"status":205,"body":"x"} stored before it was refused.
+    const { identity, stub } = await coordinatorOfKey(key);
+    await runInDurableObject(stub, (_, state) => {
+      state.storage.sql.exec("UPDATE records SET status = 205 WHERE identity = ?", identity);
+    });
+    const vars = { IDEMPOTENCY_EDGE_REPLAY_SECONDS: "0" };
+    const replay = await post("/hang", key, { vars });
+    expect(replay.status).toBe(205);
+    expect(replay.headers.get(REPLAYED_HEADER)).toBe("true");
+    expect(replay.body).toBeNull();
+    expect(await originRequests(key)).toHaveLength(1);
   });
 
   it("answers 404 key-not-found when no live record has the key hash", async () => {

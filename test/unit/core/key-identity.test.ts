@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { keyIdentity } from "../../../src/core/key-identity";
+import { keyIdentity, unreadableScopeHeader } from "../../../src/core/key-identity";
 
 // The encoding and the hash are written out again here, not imported from src/core, so that the
 // code is checked against the documents (docs/adr/0002, docs/adr/0004) rather than against itself.
@@ -285,4 +285,19 @@ describe("keyIdentity known answers", () => {
       expect(await keyIdentity(scopeHeaders, headersOf(headers), key)).toBe(identity);
     },
   );
+});
+
+describe("unreadableScopeHeader", () => {
+  it("names the first scope header whose value holds U+FFFD, what the runtime reads for bytes that are not UTF-8", () => {
+    const headers = headersOf({ authorization: "Bearer \uFFFD", "x-tenant": "\uFFFD" });
+    expect(unreadableScopeHeader(TWO_SCOPE_HEADERS, headers)).toBe("authorization");
+    expect(unreadableScopeHeader(["x-tenant"], headers)).toBe("x-tenant");
+  });
+
+  it("does NOT object to absent, empty, ASCII or valid non-ASCII values, nor to headers outside the scope", () => {
+    const headers = headersOf({ authorization: "Bearer clé", "x-other": "\uFFFD" });
+    expect(unreadableScopeHeader(TWO_SCOPE_HEADERS, headers)).toBeNull();
+    expect(unreadableScopeHeader(DEFAULT_SCOPE, headersOf({ authorization: "" }))).toBeNull();
+    expect(unreadableScopeHeader([], headers)).toBeNull();
+  });
 });

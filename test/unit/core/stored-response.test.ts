@@ -4,8 +4,10 @@ import { describe, expect, it } from "vitest";
 import {
   CHUNK_BYTES,
   type StoredResponse,
+  NULL_BODY_STATUSES,
   decodeHeaders,
   encodeHeaders,
+  isBodylessStatus,
   joinChunks,
   splitBody,
   toResponse,
@@ -171,6 +173,56 @@ describe("toResponse", () => {
     expect(response.status).toBe(status);
     expect(response.body).toBeNull();
     expect(response.headers.get("etag")).toBe('"v1"');
+  });
+
+  it.each([204, 205, 304])(
+    "replays a %i stored WITH bytes without throwing, and without them",
+    async (status) => {
+      const response = toResponse({ status, headers: [["x-a", "1"]], body: JSON_BODY }, true);
+      expect(response.status).toBe(status);
+      expect(response.body).toBeNull();
+      expect(response.headers.get("x-a")).toBe("1");
+      expect(response.headers.get(REPLAYED_HEADER)).toBe("true");
+      expect((await response.arrayBuffer()).byteLength).toBe(0);
+    },
+  );
+
+  it("cancels a streamed body that a bodyless status drops", async () => {
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      cancel() {
+        cancelled = true;
+      },
+    });
+    expect(toResponse({ status: 205, headers: [], body }, true).body).toBeNull();
+    await Promise.resolve();
+    expect(cancelled).toBe(true);
+  });
+
+  it("names the Fetch standard's null body statuses, and counts every 1xx as bodyless", () => {
+    expect([...NULL_BODY_STATUSES].sort()).toEqual([101, 103, 204, 205, 304]);
+    for (const status of [100, 102, 199]) expect(isBodylessStatus(status)).toBe(true);
+    for (const status of [200, 206, 299, 300, 303, 400, 500, 599]) {
+      expect(isBodylessStatus(status)).toBe(false);
+    }
+  });
+
+  it("never throws for any final status and any stored bytes (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 200, max: 599 }),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.boolean(),
+        async (status, body, replayed) => {
+          const response = toResponse({ status, headers: [], body }, replayed);
+          expect(response.status).toBe(status);
+          const replayedBytes = new Uint8Array(await response.arrayBuffer());
+          expect(
+            bytesEqual(replayedBytes, isBodylessStatus(status) ? new Uint8Array() : body),
+          ).toBe(true);
+        },
+      ),
+    );
   });
 
   it.each([200, 400, 422, 500, 502, 504])("replays a %i with its body", async (status) => {
