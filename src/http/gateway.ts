@@ -177,7 +177,9 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
       // The key reaches the origin where the client put it: `Idempotency-Key` in its bare form
       // (the one Stripe-style APIs parse); another header, or the body, exactly as sent.
       headers: originHeaders(request.headers, deps.hop, barePlaced(source) ? key : undefined),
-      body: request.body === null ? null : body.bytes,
+      // A GET's or HEAD's body is fingerprinted but not forwarded, as on the pass-through: the
+      // Fetch API cannot send one, and it has no defined meaning (RFC 9110 §9.3.1).
+      body: request.body === null || method === "GET" || method === "HEAD" ? null : body.bytes,
     },
     policy: policyOf(settings, config.originUrl),
     // Kept with the record for operators; the query may carry customer data and is left out.
