@@ -21,7 +21,7 @@ import type { ErrorDialect } from "../core/error-dialects";
 import { problemResponse, type GatewayProblem } from "../core/problems";
 import { parseBody, type RequestBody } from "../core/request-body";
 import { toResponse } from "../core/stored-response";
-import { logRequest, type RequestLog } from "./log";
+import { logRequest, type RequestLog, type WorkerOutcome } from "./log";
 import type { Metrics } from "./metrics";
 import { edgeReplays, type EdgeLookup } from "./edge-replays";
 import { passThrough } from "./pass-through";
@@ -229,14 +229,8 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   return response;
 }
 
-/** The log outcome of a request the Worker refuses itself, before any coordinator call. */
-type RefusalOutcome =
-  | "invalid"
-  | "too-large"
-  | "missing-key"
-  | "malformed-body"
-  | "missing-scope"
-  | "coordinator-timeout";
+/** The log outcome of a request the Worker answers itself. */
+type RefusalOutcome = WorkerOutcome;
 
 /**
  * `promise`'s value, or `null` once `ms` have passed. A reply that comes later is not read: its

@@ -1,16 +1,18 @@
 import type { Outcome } from "../coordinator/protocol";
 
+/** The outcome of a request the Worker answers itself, without a reply from the coordinator. */
+export type WorkerOutcome =
+  | "invalid"
+  | "too-large"
+  | "missing-key"
+  | "malformed-body"
+  | "missing-scope"
+  /** The coordinator did not answer within its deadline (README, "Bounds"). */
+  | "coordinator-timeout";
+
 /** The one structured line logged per covered request (README, "Operating it"). */
 export interface RequestLog {
-  outcome:
-    | Outcome
-    | "invalid"
-    | "too-large"
-    | "missing-key"
-    | "malformed-body"
-    | "missing-scope"
-    /** The coordinator did not answer within its deadline (README, "Bounds"). */
-    | "coordinator-timeout";
+  outcome: Outcome | WorkerOutcome;
   /** Which bound a `busy` outcome met (`gateway-busy`). */
   reason?: string;
   /** The first 32 hex digits of the key identity (a hash of scope values and key), if known. */

@@ -54,6 +54,18 @@ export async function forgetVerdicts(): Promise<void> {
 /** This deployment's hop marker: what the gateway puts on every request to the origin. */
 export const HOP = hopMarker(env.COORDINATOR);
 
+/**
+ * A promise held until `release`: what a fake stands on to hang a call (a stuck object, a
+ * registry that does not answer) until the test lets it go.
+ */
+export function held(): { until: Promise<void>; release: () => void } {
+  let release: () => void = () => undefined;
+  const until = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { until, release };
+}
+
 /** A fresh key per test: storage is shared by the tests of a file. */
 export function newKey(): string {
   return crypto.randomUUID();

@@ -10,6 +10,7 @@ import { relayName } from "../../src/coordinator/verdict-relay";
 import {
   coordinatorOfKey,
   forgetVerdicts,
+  held,
   newKey,
   originRequests,
   post,
@@ -33,16 +34,13 @@ function breakRegistry(): void {
 
 /** Makes every call to the registry hang until `release`, then answer as usual. */
 function hangRegistry(): { release: () => void } {
-  let release: () => void = () => undefined;
-  const held = new Promise<void>((resolve) => {
-    release = resolve;
-  });
+  const { until, release } = held();
   const original = IdempotencyCoordinator.prototype.reportMapping;
   vi.spyOn(IdempotencyCoordinator.prototype, "reportMapping").mockImplementation(function (
     this: IdempotencyCoordinator,
     report,
   ) {
-    return held.then(() => original.call(this, report)) as unknown as ReturnType<typeof original>;
+    return until.then(() => original.call(this, report)) as unknown as ReturnType<typeof original>;
   });
   return { release };
 }

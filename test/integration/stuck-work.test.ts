@@ -16,7 +16,7 @@ import worker from "../../src/index";
 import { parseConfig, type Config } from "../../src/config/config";
 import { settingsFor } from "../../src/config/routes";
 import { policyOf } from "../../src/coordinator/protocol";
-import { ORIGIN, coordinatorOfKey, newKey, originRequests, post, problemOf } from "./harness";
+import { ORIGIN, coordinatorOfKey, held, newKey, originRequests, post, problemOf } from "./harness";
 
 /**
  * Work that is bounded or cannot get stuck (README, "Bounds"): the alarm deletes in batches, the
@@ -120,16 +120,13 @@ describe("the Worker's deadline on its coordinator", () => {
       IDEMPOTENCY_EDGE_REPLAY_SECONDS: "0",
     };
     // The object answers nothing until released, as a stuck or overloaded one would.
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { until, release } = held();
     const original = IdempotencyCoordinator.prototype.execute;
     vi.spyOn(IdempotencyCoordinator.prototype, "execute").mockImplementationOnce(function (
       this: IdempotencyCoordinator,
       command,
     ) {
-      return held.then(() => original.call(this, command));
+      return until.then(() => original.call(this, command));
     });
     const started = performance.now();
     // Not through `post`, which also waits for the request's `waitUntil` work: that work is the
