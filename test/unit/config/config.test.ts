@@ -326,15 +326,20 @@ describe("parseConfig", () => {
       "https://origin.example.com/",
       "https://origin.example.com/base/",
       "http://127.0.0.1:8788",
-      "https://origin.example.com/?",
-      "https://origin.example.com/#",
-    ])("accepted as %j, gives a base that path and query can be appended to", (value) => {
-      const result = parseConfig({ ORIGIN_URL: value });
-      if (!result.ok) return; // Rejecting the value is fine too.
-      const target = new URL(`${result.config.originUrl}/v1/payments?expand=customer`);
+    ])("accepts %j, as a base that path and query can be appended to", (value) => {
+      const target = new URL(
+        `${configOf({ ORIGIN_URL: value }).originUrl}/v1/payments?expand=customer`,
+      );
       expect(target.pathname.endsWith("/v1/payments")).toBe(true);
       expect(target.search).toBe("?expand=customer");
     });
+
+    it.each(["https://origin.example.com/?", "https://origin.example.com/#"])(
+      "refuses %j: even an empty query or fragment would end up between the base and the path",
+      (value) => {
+        expectError(parseConfig({ ORIGIN_URL: value }), "ORIGIN_URL");
+      },
+    );
   });
 
   describe("rejects every invalid value, naming its variable", () => {
