@@ -16,6 +16,8 @@ export interface AdminAudit extends AdminCount {
   actor?: string;
   /** The record's state after the call (`none`: purged), for purge and resolve. */
   state?: string;
+  /** A lookup returned the stored answer's body (`includeResponse`). */
+  disclosed?: true;
 }
 
 /** Hex digits of the actor hash: enough to tell tokens apart across a rotation, no more. */

@@ -138,7 +138,13 @@ export function adminRoutes(): Hono<AdminEnv> {
         request.value.includeResponse,
       )) as RecordView | null;
       if (view === null) return call.finish(keyNotFound(), { result: "not-found", keyHash });
-      return call.finish(json(viewJson(identity, view)), { result: "found", keyHash });
+      // Disclosing a stored body is recorded as such in the audit trail.
+      const disclosed = view.response !== undefined ? { disclosed: true as const } : {};
+      return call.finish(json(viewJson(identity, view)), {
+        result: "found",
+        keyHash,
+        ...disclosed,
+      });
     }
     const outcome = await stub.purge(identity);
     // This isolate stops replaying the answer at once; others within their edge replay bound.
@@ -215,6 +221,17 @@ async function authorize(c: AdminContext, action: Action): Promise<Call | Respon
   const token = adminToken(c);
   if (token === null) return notFound();
   const metrics = metricsFor(c.env.METRICS);
+  // A short token can be guessed; the admin API discloses and purges answers, so it refuses to
+  // run on one rather than check it. The payment path is not affected.
+  if (token.length < MIN_ADMIN_TOKEN_LENGTH) {
+    const response = problemResponse({
+      code: "invalid-configuration",
+      variable: "ADMIN_TOKEN",
+      detail: `must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. \`openssl rand -hex 32\`); the admin API is off until it is`,
+    });
+    audit({ action, result: "weak-token", status: response.status }, metrics);
+    return response;
+  }
   if (!(await isAdmin(c.req.header("authorization") ?? null, token))) {
     const response = problemResponse({ code: "admin-unauthorized" });
     audit({ action, result: "unauthorized", status: response.status }, metrics);
@@ -292,6 +309,9 @@ async function readJson(
     return { ok: false, response: invalid(detail) };
   }
 }
+
+/** The shortest admin token the admin API accepts to run with (README, "Operating it"). */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
 function adminToken(c: AdminContext): string | null {
   const token = c.env.ADMIN_TOKEN;

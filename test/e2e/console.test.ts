@@ -27,7 +27,7 @@ if (CHROMIUM === undefined) {
   );
 }
 
-const ADMIN_TOKEN = "e2e-console-admin-token";
+const ADMIN_TOKEN = "e2e-console-admin-token-0123456789";
 const CREDENTIAL = "Bearer sk_test_e2e";
 const RESOLVED_BODY = '{"id":"ch_console","status":"succeeded"}';
 

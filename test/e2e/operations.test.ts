@@ -9,7 +9,7 @@ import { problemOf, send, startGateway, startGateways } from "./harness";
  * per-route policy, and the log lines the gateway prints.
  */
 
-const ADMIN_TOKEN = "e2e-admin-token-0123456789";
+const ADMIN_TOKEN = "e2e-admin-token-0123456789-abcdefghij";
 const CREDENTIAL = "Bearer sk_test_e2e";
 
 let origin: TestOrigin;

@@ -10,7 +10,7 @@ import { problemOf, send, startGateway } from "./harness";
  * unknown outcome"): the operator has the log line, not the customer's key or credential.
  */
 
-const ADMIN_TOKEN = "e2e-reconcile-admin-token";
+const ADMIN_TOKEN = "e2e-reconcile-admin-token-0123456789";
 const RESOLVED_BODY = '{"id":"ch_e2e_reconciled","status":"succeeded"}';
 
 let origin: TestOrigin;

@@ -116,13 +116,19 @@ describe("a record left in flight by a crash", () => {
   it("can NOT be purged while its lease runs: the dead instance's origin call may still be running", async () => {
     const key = newKey();
     const gate = newKey();
-    const vars = { IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "1000", ADMIN_TOKEN: "t" };
+    const vars = {
+      IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "1000",
+      ADMIN_TOKEN: "test-admin-token-0123456789-abcdefghij",
+    };
     const purge = () =>
       gateway(
         "/__idempotency/keys/purge",
         {
           method: "POST",
-          headers: { authorization: "Bearer t", "content-type": "application/json" },
+          headers: {
+            authorization: "Bearer test-admin-token-0123456789-abcdefghij",
+            "content-type": "application/json",
+          },
           body: JSON.stringify({ key, scope: { authorization: "Bearer sk_test_a" } }),
         },
         vars,

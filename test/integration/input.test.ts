@@ -453,10 +453,13 @@ describe("the admin prefix", () => {
       "/__idempotency/keys/lookup",
       {
         method: "POST",
-        headers: { authorization: "Bearer t", "content-type": "application/json" },
+        headers: {
+          authorization: "Bearer test-admin-token-0123456789-abcdefghij",
+          "content-type": "application/json",
+        },
         body: JSON.stringify({ key: "k" }),
       },
-      { ADMIN_TOKEN: "t", COORDINATOR: broken },
+      { ADMIN_TOKEN: "test-admin-token-0123456789-abcdefghij", COORDINATOR: broken },
     );
     expect(response.status).toBe(500);
     expect(response.headers.get("content-type")).toBe("application/problem+json");

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { REPLAYED_HEADER } from "../../src/core/header-names";
+import { MIN_ADMIN_TOKEN_LENGTH } from "../../src/http/admin";
 import {
   gateway,
   newKey,
@@ -11,7 +12,7 @@ import {
   type Vars,
 } from "./harness";
 
-const ADMIN_TOKEN = "admin-secret-token-for-tests";
+const ADMIN_TOKEN = "admin-secret-token-for-tests-0123456789";
 const ADMIN = { ADMIN_TOKEN };
 const CREDENTIAL = "Bearer sk_test_a";
 
@@ -74,10 +75,12 @@ describe("the admin key endpoints", () => {
     expect(view.response).toBeUndefined();
   });
 
-  it("include the stored answer only when asked", async () => {
+  it("include the stored answer only when asked, and record the disclosure in the audit line", async () => {
     const key = newKey();
     const first = await post("/v1/charges", key);
     const body = await first.text();
+    const log = vi.spyOn(console, "log");
+    await admin("lookup", { key, scope: { authorization: CREDENTIAL } });
     const response = await admin("lookup", {
       key,
       scope: { authorization: CREDENTIAL },
@@ -86,6 +89,37 @@ describe("the admin key endpoints", () => {
     const view = (await response.json()) as { response: { bodyBase64: string; status: number } };
     expect(view.response.status).toBe(201);
     expect(atob(view.response.bodyBase64)).toBe(body);
+    const audit = log.mock.calls
+      .map((call) => JSON.parse(String(call[0])) as Record<string, unknown>)
+      .filter((line) => line.event === "admin");
+    expect(audit).toHaveLength(2);
+    expect(audit[0]?.disclosed).toBeUndefined();
+    expect(audit[1]).toMatchObject({ action: "lookup", result: "found", disclosed: true });
+    // The body itself never reaches the log.
+    for (const call of log.mock.calls) expect(String(call[0])).not.toContain(body);
+  });
+
+  it(`refuse to run on an ADMIN_TOKEN shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters: 500 invalid-configuration, even with the right token`, async () => {
+    const weak = "a".repeat(MIN_ADMIN_TOKEN_LENGTH - 1);
+    const response = await admin(
+      "lookup",
+      { key: "k" },
+      { token: weak, vars: { ADMIN_TOKEN: weak } },
+    );
+    expect(response.status).toBe(500);
+    const problem = await problemOf(response);
+    expect(problem.code).toBe("invalid-configuration");
+    expect(String(problem.detail)).toContain("ADMIN_TOKEN");
+    // Payments are not affected by the admin secret.
+    expect((await post("/v1/charges", newKey(), { vars: { ADMIN_TOKEN: weak } })).status).toBe(201);
+    const strong = "a".repeat(MIN_ADMIN_TOKEN_LENGTH);
+    const accepted = await admin(
+      "lookup",
+      { keyHash: "0".repeat(32) },
+      { token: strong, vars: { ADMIN_TOKEN: strong } },
+    );
+    expect(accepted.status).toBe(404);
+    expect((await problemOf(accepted)).code).toBe("key-not-found");
   });
 
   it("answer 404 key-not-found under another scope: a key belongs to its caller", async () => {

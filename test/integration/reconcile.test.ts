@@ -28,7 +28,7 @@ import {
  * count no other test uses, and so sees only its own records.
  */
 
-const ADMIN_TOKEN = "reconcile-admin-token-for-tests";
+const ADMIN_TOKEN = "reconcile-admin-token-for-tests-0123456789";
 const ADMIN = { ADMIN_TOKEN };
 /** A 50 ms origin timeout: `/hang` then ends `unknown` at once. */
 const FAST_TIMEOUT = { IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "50" };

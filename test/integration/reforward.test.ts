@@ -26,7 +26,7 @@ const REFORWARD = {
   IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "300",
   IDEMPOTENCY_UNKNOWN_OUTCOME: "reforward",
   IDEMPOTENCY_ORIGIN_KEY_SECONDS: String(ORIGIN_KEY_SECONDS),
-  ADMIN_TOKEN: "t",
+  ADMIN_TOKEN: "test-admin-token-0123456789-abcdefghij",
 } as const;
 
 const FAIL_CLOSED = { IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "300" } as const;
@@ -47,7 +47,10 @@ async function lookup(key: string): Promise<Record<string, unknown>> {
     "/__idempotency/keys/lookup",
     {
       method: "POST",
-      headers: { authorization: "Bearer t", "content-type": "application/json" },
+      headers: {
+        authorization: "Bearer test-admin-token-0123456789-abcdefghij",
+        "content-type": "application/json",
+      },
       body: JSON.stringify({ key, scope: { authorization: "Bearer sk_test_a" } }),
     },
     REFORWARD,
