@@ -10,6 +10,8 @@ import { REPLAYED_HEADER } from "../../src/core/header-names";
 import { CHUNK_BYTES } from "../../src/core/stored-response";
 import { patternBytes } from "../../harness/test-origin";
 import {
+  EDGE_OFF,
+  countExecutes,
   forgetVerdicts,
   coordinatorOfKey,
   gateway,
@@ -23,6 +25,7 @@ import {
 
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 describe("a completed record", () => {
@@ -159,12 +162,15 @@ describe("a record left in flight by a crash", () => {
 describe("changing the shard count", () => {
   it("replays keys stored under the previous mapping while IDEMPOTENCY_SHARDS_PREVIOUS names it", async () => {
     const key = newKey();
-    const before = { IDEMPOTENCY_SHARDS: "0" };
-    const during = { IDEMPOTENCY_SHARDS: "8", IDEMPOTENCY_SHARDS_PREVIOUS: "0" };
+    const before = { IDEMPOTENCY_SHARDS: "0", ...EDGE_OFF };
+    const during = { IDEMPOTENCY_SHARDS: "8", IDEMPOTENCY_SHARDS_PREVIOUS: "0", ...EDGE_OFF };
     const first = await post("/v1/charges", key, { vars: before });
     const body = await first.text();
+    const reached = countExecutes();
     const retry = await post("/v1/charges", key, { vars: during });
     expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
+    // Answered by the previous mapping's object, not from the Worker's memory.
+    expect(reached.count).toBe(1);
     expect(await retry.text()).toBe(body);
     // A new key goes to the new mapping.
     const fresh = newKey();
@@ -191,9 +197,10 @@ describe("changing the shard count", () => {
 });
 
 describe("a rolling deploy that changes the shard count (old and new Workers side by side)", () => {
-  const OLD = { IDEMPOTENCY_SHARDS: "4" };
-  const NEW = { IDEMPOTENCY_SHARDS: "8", IDEMPOTENCY_SHARDS_PREVIOUS: "4" };
-  const FINAL = { IDEMPOTENCY_SHARDS: "8" };
+  // Edge replays off: the subject is how the objects of the two mappings arbitrate.
+  const OLD = { IDEMPOTENCY_SHARDS: "4", ...EDGE_OFF };
+  const NEW = { IDEMPOTENCY_SHARDS: "8", IDEMPOTENCY_SHARDS_PREVIOUS: "4", ...EDGE_OFF };
+  const FINAL = { IDEMPOTENCY_SHARDS: "8", ...EDGE_OFF };
   // Each test starts from an empty registry: objects must not answer from an earlier test's
   // verdict (docs/adr/0009).
   beforeEach(forgetVerdicts);
@@ -203,8 +210,11 @@ describe("a rolling deploy that changes the shard count (old and new Workers sid
     const key = newKey();
     const first = await post("/v1/charges", key, { vars: NEW });
     expect(first.status).toBe(201);
+    const reached = countExecutes();
     const retry = await post("/v1/charges", key, { vars: OLD });
     expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
+    // The old object redirected the old Worker to the key's new home: two commands.
+    expect(reached.count).toBe(2);
     expect(await retry.text()).toBe(await first.text());
     expect(await originRequests(key)).toHaveLength(1);
   });

@@ -6,7 +6,8 @@ import {
   waitOnExecutionContext,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeEach } from "vitest";
+import { beforeEach, vi } from "vitest";
+import { IdempotencyCoordinator } from "../../src/coordinator/coordinator";
 import { REGISTRY_NAME } from "../../src/coordinator/mapping-registry";
 import worker from "../../src/index";
 import { keyIdentity } from "../../src/core/key-identity";
@@ -64,6 +65,25 @@ export function held(): { until: Promise<void>; release: () => void } {
     release = resolve;
   });
   return { until, release };
+}
+
+/**
+ * Edge replays off (docs/adr/0008): for tests whose subject is what the coordinators do, which a
+ * replay from the Worker's memory would answer without them.
+ */
+export const EDGE_OFF = { IDEMPOTENCY_EDGE_REPLAY_SECONDS: "0" } as const;
+
+/**
+ * Counts the commands that reach a coordinator object from now on: a test that proves a path
+ * through the objects asserts that it was taken.
+ */
+export function countExecutes(): { readonly count: number } {
+  const spy = vi.spyOn(IdempotencyCoordinator.prototype, "execute");
+  return {
+    get count() {
+      return spy.mock.calls.length;
+    },
+  };
 }
 
 /** A fresh key per test: storage is shared by the tests of a file. */

@@ -1,10 +1,22 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { REGISTRY_NAME } from "../../src/coordinator/mapping-registry";
 import { REPLAYED_HEADER } from "../../src/core/header-names";
 import { objectName } from "../../src/core/object-name";
-import { coordinatorOfKey, newKey, originRequests, post, problemOf } from "./harness";
+import {
+  EDGE_OFF,
+  coordinatorOfKey,
+  countExecutes,
+  newKey,
+  originRequests,
+  post,
+  problemOf,
+} from "./harness";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 /**
  * Placement (README, "Placement"): `IDEMPOTENCY_LOCATION_HINT` and `IDEMPOTENCY_JURISDICTION`
@@ -103,14 +115,18 @@ describe("placement of the coordinators", () => {
 });
 
 describe("moving the coordinators (a migration with IDEMPOTENCY_MAPPING_PREVIOUS)", () => {
-  const OLD = PLAIN;
-  const NEW = { ...HINTED, ...IN_EU, IDEMPOTENCY_MAPPING_PREVIOUS: "v1/shards=64" };
+  // Edge replays off: the subject is how the objects of the two mappings arbitrate.
+  const OLD = { ...PLAIN, ...EDGE_OFF };
+  const NEW = { ...HINTED, ...IN_EU, IDEMPOTENCY_MAPPING_PREVIOUS: "v1/shards=64", ...EDGE_OFF };
 
   it("replays keys stored before the move, and places new keys in the new objects", async () => {
     const stored = newKey();
     const first = await post("/v1/charges", stored, { vars: OLD });
+    const reached = countExecutes();
     const retry = await post("/v1/charges", stored, { vars: NEW });
     expect(retry.headers.get(REPLAYED_HEADER)).toBe("true");
+    // Answered by the old object, which holds the record: one command, no redirect.
+    expect(reached.count).toBe(1);
     expect(await retry.text()).toBe(await first.text());
     expect(await originRequests(stored)).toHaveLength(1);
 
@@ -126,8 +142,11 @@ describe("moving the coordinators (a migration with IDEMPOTENCY_MAPPING_PREVIOUS
     const key = newKey();
     const first = await post("/v1/charges", key, { vars: NEW });
     expect(first.status).toBe(201);
+    const reached = countExecutes();
     const old = await post("/v1/charges", key, { vars: OLD });
     expect(old.headers.get(REPLAYED_HEADER)).toBe("true");
+    // The old object's marker sent the old Worker to the new object: two commands.
+    expect(reached.count).toBe(2);
     expect(await old.text()).toBe(await first.text());
     expect(await originRequests(key)).toHaveLength(1);
   });
