@@ -1,18 +1,20 @@
 /**
- * `npm run docs`: writes the generated parts of the documentation — the README's configuration
- * table, from the setting declarations — and formats the result with prettier.
+ * `npm run docs`: writes the generated parts of the documentation — the configuration
+ * reference's table (docs/configuration.md), from the setting declarations — and formats the result with prettier.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { format, resolveConfig } from "prettier";
 import { TABLE_MARKERS, settingsTable } from "../src/config/settings-table.ts";
 
-const readme = join(import.meta.dirname, "..", "README.md");
-const text = await readFile(readme, "utf8");
+const reference = join(import.meta.dirname, "..", "docs", "configuration.md");
+const text = await readFile(reference, "utf8");
 const start = text.indexOf(TABLE_MARKERS.start);
 const end = text.indexOf(TABLE_MARKERS.end);
 if (start < 0 || end < start) {
-  throw new Error(`README.md must hold the markers ${TABLE_MARKERS.start} … ${TABLE_MARKERS.end}`);
+  throw new Error(
+    `docs/configuration.md must hold the markers ${TABLE_MARKERS.start} … ${TABLE_MARKERS.end}`,
+  );
 }
 const updated =
   text.slice(0, start + TABLE_MARKERS.start.length) +
@@ -20,6 +22,6 @@ const updated =
   settingsTable() +
   "\n\n" +
   text.slice(end);
-const options = { ...(await resolveConfig(readme)), filepath: readme };
-await writeFile(readme, await format(updated, options));
-console.log("README.md: configuration table written");
+const options = { ...(await resolveConfig(reference)), filepath: reference };
+await writeFile(reference, await format(updated, options));
+console.log("docs/configuration.md: configuration table written");

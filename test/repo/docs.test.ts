@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
 import { parseConfig } from "../../src/config/config";
@@ -22,14 +23,81 @@ function tableRows(markdown: string): string[][] {
     );
 }
 
-describe("the README's configuration table", () => {
-  it("is the table the setting declarations generate (npm run docs writes it)", () => {
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    const start = readme.indexOf(TABLE_MARKERS.start);
-    const end = readme.indexOf(TABLE_MARKERS.end);
+/** The repository's own Markdown pages (tracked or new), without dependencies' and results'. */
+function markdownFiles(): string[] {
+  return execFileSync("git", ["ls-files", "-co", "--exclude-standard", "*.md"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  })
+    .split("\n")
+    .filter(
+      (file) => file !== "" && existsSync(join(ROOT, file)) && !file.startsWith("bench/results/"),
+    );
+}
+
+/** The targets of a page's inline links that stay in the repository (no scheme, not a bare #). */
+function relativeLinks(markdown: string): string[] {
+  const withoutCode = markdown.replace(/```[\s\S]*?```/g, "").replace(/`[^`\n]*`/g, "");
+  return [...withoutCode.matchAll(/\]\(([^)\s]+)\)/g)]
+    .map((match) => match[1] as string)
+    .filter((target) => !/^[a-z][a-z0-9+.-]*:/i.test(target));
+}
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+function slug(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, "")
+    .replace(/\s/g, "-");
+}
+
+/** Whether `link`, written in `page`, names an existing file and, after `#`, one of its headings. */
+function linkResolves(page: string, link: string): boolean {
+  const [path = "", fragment] = link.split("#");
+  const target = path === "" ? join(ROOT, page) : join(ROOT, dirname(page), path);
+  if (!existsSync(target)) return false;
+  if (fragment === undefined || statSync(target).isDirectory()) return true;
+  const headings = readFileSync(target, "utf8")
+    .split("\n")
+    .filter((line) => /^#{1,6} /.test(line))
+    .map((line) => slug(line.replace(/^#+ /, "")));
+  return headings.includes(fragment);
+}
+
+describe("the configuration reference", () => {
+  it("holds the table the setting declarations generate (npm run docs writes it)", () => {
+    const reference = readFileSync(join(ROOT, "docs", "configuration.md"), "utf8");
+    const start = reference.indexOf(TABLE_MARKERS.start);
+    const end = reference.indexOf(TABLE_MARKERS.end);
     expect(start).toBeGreaterThan(-1);
     expect(end).toBeGreaterThan(start);
-    expect(tableRows(readme.slice(start, end))).toEqual(tableRows(settingsTable()));
+    expect(tableRows(reference.slice(start, end))).toEqual(tableRows(settingsTable()));
+  });
+});
+
+describe("the README", () => {
+  it("stays an entry a new user reads through: at most 300 lines", () => {
+    const lines = readFileSync(join(ROOT, "README.md"), "utf8").split("\n").length;
+    expect(lines).toBeLessThanOrEqual(300);
+  });
+
+  it("holds the two commands a fresh clone needs", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    expect(readme).toMatch(/^npm ci\b/m);
+    expect(readme).toMatch(/^npm start\b/m);
+  });
+});
+
+describe("links between the documents", () => {
+  it("each resolve to a file in the repository, and each #fragment to a heading in it", () => {
+    const pages = markdownFiles();
+    const broken = pages.flatMap((page) =>
+      relativeLinks(readFileSync(join(ROOT, page), "utf8"))
+        .filter((link) => !linkResolves(page, link))
+        .map((link) => `${page}: ${link}`),
+    );
+    expect(broken).toEqual([]);
   });
 });
 
