@@ -64,7 +64,10 @@ export async function startDemoPaymentApi(port: number, log: (line: string) => v
           created: Math.floor(Date.now() / 1000),
         };
         payments.set(payment.id, payment);
-        log(`[demo-payment-api] charged ${payment.amount} ${payment.currency} as ${payment.id}`);
+        const keyNote = payment.idempotency_key === null ? " (no Idempotency-Key)" : "";
+        log(
+          `[demo-payment-api] charged ${payment.amount} ${payment.currency} as ${payment.id}${keyNote}`,
+        );
         return send(201, payment);
       }
       const found = /^\/v1\/payments\/([\w-]+)$/.exec(url.pathname);

@@ -29,6 +29,11 @@ logs one charge.
 
   curl -i -X POST ${gateway.url}/v1/payments -H 'Authorization: Bearer sk_test_demo' -H 'Content-Type: application/json' -H 'Idempotency-Key: ${key}' -d '{"amount":1000,"currency":"usd"}'
 
+A write without a key passes through untouched, as it would without the gateway (keys are
+optional unless IDEMPOTENCY_KEY_REQUIRED=true): each one sent charges again.
+
+  curl -i -X POST ${gateway.url}/v1/payments -H 'Authorization: Bearer sk_test_demo' -H 'Content-Type: application/json' -d '{"amount":500,"currency":"usd"}'
+
 Press Ctrl+C to stop.
 `);
 

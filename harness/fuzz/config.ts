@@ -46,7 +46,11 @@ const DEFAULTS = {
   overrides: {},
 } as const;
 
-/** The routes, by name. `stripe` and `status` have the defaults; the others override some. */
+/**
+ * The routes, by name. `stripe` and `status` have the defaults but one: keys are required on the
+ * whole gateway (`fuzzVars`), so that a missing key is fuzzed too; `optional` has the default
+ * (`false`) back. The others override some.
+ */
 export const FUZZ_ROUTES = {
   stripe: { ...DEFAULTS, prefix: "/v1/" },
   status: { ...DEFAULTS, prefix: "/status/" },
@@ -130,6 +134,8 @@ export function fuzzVars(originUrl: string): Record<string, string> {
     ADMIN_TOKEN: FUZZ_ADMIN_TOKEN,
     IDEMPOTENCY_SCOPE_HEADERS: FUZZ_SCOPE_HEADERS.join(","),
     IDEMPOTENCY_ROUTES: JSON.stringify(routes),
+    // Not the default (`false`): every route but `optional` refuses a request without a key.
+    IDEMPOTENCY_KEY_REQUIRED: "true",
     // A log line per request costs wrangler's CPU; errors are still logged.
     IDEMPOTENCY_REQUEST_LOGS: "false",
   };

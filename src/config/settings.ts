@@ -139,10 +139,12 @@ export const SETTINGS = {
   }),
   IDEMPOTENCY_KEY_REQUIRED: declare({
     field: "keyRequired",
-    default: "true",
+    // `false` by default: a gateway put in front of an existing API must not break the clients
+    // that send some writes without a key (docs/adr/0013-keyless-writes-pass-by-default.md).
+    default: "false",
     perRoute: true,
     description:
-      "whether a covered request must carry a key (`false`: proxied without idempotency)",
+      "whether a covered request must carry a key: `false` proxies a keyless one untouched, without idempotency (outcome `keyless`); `true` answers it `400 missing-idempotency-key`",
     schema: flag(),
   }),
   IDEMPOTENCY_KEY_FROM: declare({
@@ -302,6 +304,23 @@ export const SETTINGS = {
         error: 'must be "" or a whole number of seconds between 1 and 31536000',
       }),
       z.transform((v) => (v === "" ? null : v)),
+    ),
+  }),
+  IDEMPOTENCY_PROBE_PATH: declare({
+    field: "probePath",
+    default: "/",
+    perRoute: false,
+    description:
+      "the path under `ORIGIN_URL` that the reachability probe sends `HEAD` to before a forward when the origin has not answered lately (any answer proves it reachable: ADR 0005), or `off`: never probe, so a forward that fails fails closed (`504`) even where nothing reached the origin",
+    schema: z.pipe(
+      z.string().check(
+        z.refine(
+          (s) => s === "off" || /^\/[\x21-\x7e]*$/.test(s),
+          'must be "off" or a path that starts with "/" (printable ASCII, no spaces)',
+        ),
+        z.refine((s) => !s.includes("#"), "must not have a fragment"),
+      ),
+      z.transform((s): string | null => (s === "off" ? null : s)),
     ),
   }),
   IDEMPOTENCY_ERROR_DIALECT: declare({

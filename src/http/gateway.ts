@@ -19,7 +19,7 @@ import { describeKeySource, keyFromHeader, keyFromJson, type KeySource } from ".
 import { originHeaders, originTarget } from "../core/origin-request";
 import type { ErrorDialect } from "../core/error-dialects";
 import { problemResponse, type GatewayProblem } from "../core/problems";
-import { parseBody, type RequestBody } from "../core/request-body";
+import { parseBody, type RequestBody, type Unreadable } from "../core/request-body";
 import { toResponse } from "../core/stored-response";
 import { logRequest, type RequestLog, type WorkerOutcome } from "./log";
 import type { Metrics } from "./metrics";
@@ -80,7 +80,16 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     if (parsed.kind === "missing") {
       if (!settings.keyRequired) {
         const untouched = body === undefined ? request : withBody(request, body);
-        return passThrough(untouched, config.originUrl, deps.hop);
+        // Counted as its own outcome: an operator sees how many writes go without idempotency.
+        return passThrough(untouched, config.originUrl, deps.hop).then((response) => {
+          report({
+            outcome: "keyless",
+            method,
+            status: response.status,
+            gatewayMs: Date.now() - started,
+          });
+          return response;
+        });
       }
       const problem: GatewayProblem = {
         code: "missing-idempotency-key",
@@ -121,12 +130,11 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     }
     const read = parseBody(bytes, request.headers.get("content-type"), {
       parseJson: source.kind === "json" || settings.fingerprintMode === "json",
+      // A form is compared by its parts in every mode; a body that holds the key is never one.
+      parseMultipart: source.kind === "header",
     });
     if (read.ok) return read.body;
-    return refuse("malformed-body", {
-      code: "malformed-body",
-      detail: `The request body cannot be parsed as JSON (RFC 8259): ${read.reason}.`,
-    });
+    return refuse("malformed-body", { code: "malformed-body", detail: malformedDetail(read) });
   };
 
   // A key in a header is checked before the body is read; a key in the body, after.
@@ -181,7 +189,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
       // Fetch API cannot send one, and it has no defined meaning (RFC 9110 §9.3.1).
       body: request.body === null || method === "GET" || method === "HEAD" ? null : body.bytes,
     },
-    policy: policyOf(settings, config.originUrl),
+    policy: policyOf(settings, config.originUrl, config.probePath),
     // Kept with the record for operators; the query may carry customer data and is left out.
     path: url.pathname,
     mapping: mappingReport(config),
@@ -225,8 +233,16 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
       : {}),
     gatewayMs: Date.now() - started,
     ...(answer.originMs !== undefined ? { originMs: answer.originMs } : {}),
+    ...(answer.probe !== undefined ? { probe: answer.probe.result, probeMs: answer.probe.ms } : {}),
   });
   return response;
+}
+
+/** The `malformed-body` detail for a body that failed its grammar. */
+function malformedDetail({ format, reason }: Unreadable): string {
+  return format === "json"
+    ? `The request body cannot be parsed as JSON (RFC 8259): ${reason}.`
+    : `The request body cannot be parsed as multipart/form-data (RFC 7578): ${reason}.`;
 }
 
 /** The log outcome of a request the Worker answers itself. */

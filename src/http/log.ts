@@ -1,3 +1,4 @@
+import type { ProbeResult } from "../coordinator/origin-probe";
 import type { Outcome } from "../coordinator/protocol";
 
 /** The outcome of a request the Worker answers itself, without a reply from the coordinator. */
@@ -5,6 +6,11 @@ export type WorkerOutcome =
   | "invalid"
   | "too-large"
   | "missing-key"
+  /**
+   * A covered request without a key where keys are optional (`IDEMPOTENCY_KEY_REQUIRED=false`):
+   * proxied untouched, with no idempotency (docs/adr/0013-keyless-writes-pass-by-default.md).
+   */
+  | "keyless"
   | "malformed-body"
   | "missing-scope"
   /** The coordinator did not answer within its deadline (README, "Bounds"). */
@@ -24,6 +30,10 @@ export interface RequestLog {
   originMs?: number;
   /** Answered from this isolate's memory, without the coordinator (docs/adr/0008). */
   edge?: true;
+  /** What the reachability probe sent before this request's origin call showed (docs/adr/0005). */
+  probe?: ProbeResult;
+  /** How long that probe took. */
+  probeMs?: number;
 }
 
 /**

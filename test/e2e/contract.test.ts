@@ -10,8 +10,8 @@ import { problemOf, send, startGateway, startGateways } from "./harness";
  */
 
 let origin: TestOrigin;
-let main: WranglerDev; // defaults, with a short origin timeout and a small body limit
-let reject: WranglerDev; // IDEMPOTENCY_CONCURRENCY=reject, IDEMPOTENCY_KEY_REQUIRED=false
+let main: WranglerDev; // defaults, with a short origin timeout, a small body limit, keys required
+let reject: WranglerDev; // IDEMPOTENCY_CONCURRENCY=reject (keys optional: the default)
 let shortWait: WranglerDev; // IDEMPOTENCY_WAIT_MS=100
 let downOrigin: WranglerDev; // ORIGIN_URL names a port nothing listens on
 let misconfigured: WranglerDev; // IDEMPOTENCY_TTL_SECONDS=soon
@@ -22,11 +22,9 @@ beforeAll(async () => {
     startGateway(origin.url, {
       IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "500",
       IDEMPOTENCY_MAX_BODY_BYTES: "1024",
+      IDEMPOTENCY_KEY_REQUIRED: "true",
     }),
-    startGateway(origin.url, {
-      IDEMPOTENCY_CONCURRENCY: "reject",
-      IDEMPOTENCY_KEY_REQUIRED: "false",
-    }),
+    startGateway(origin.url, { IDEMPOTENCY_CONCURRENCY: "reject" }),
     startGateway(origin.url, { IDEMPOTENCY_WAIT_MS: "100" }),
     // Port 9 (discard): nothing listens on it here, so connections are refused.
     startGateway("http://127.0.0.1:9"),
@@ -185,15 +183,21 @@ describe("what is stored per origin answer", () => {
 });
 
 describe("bad input", () => {
-  it("answers 400 missing-idempotency-key and forwards nothing", async () => {
-    const response = await send(main, "/v1/charges");
+  it("answers 400 missing-idempotency-key where keys are required, and forwards nothing", async () => {
+    const marker = randomUUID();
+    const response = await send(main, "/v1/charges", { headers: { "x-marker": marker } });
     expect(response.status).toBe(400);
     expect((await problemOf(response)).code).toBe("missing-idempotency-key");
+    expect(origin.requests(marker)).toHaveLength(0);
   });
 
-  it("proxies a request without a key when keys are optional", async () => {
-    const response = await send(reject, "/v1/charges");
-    expect(response.status).toBe(201);
+  it("proxies a request without a key when keys are optional, the default: each one forwarded", async () => {
+    const marker = randomUUID();
+    const first = await send(reject, "/v1/charges", { headers: { "x-marker": marker } });
+    const second = await send(reject, "/v1/charges", { headers: { "x-marker": marker } });
+    expect([first.status, second.status]).toEqual([201, 201]);
+    expect(second.headers.get("idempotent-replayed")).toBeNull();
+    expect(origin.requests(marker)).toHaveLength(2);
   });
 
   it("answers 400 invalid-idempotency-key for a key of 256 characters", async () => {

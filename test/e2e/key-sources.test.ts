@@ -18,9 +18,13 @@ beforeAll(async () => {
   origin = await startTestOrigin();
   gateway = await startGateway(origin.url, {
     IDEMPOTENCY_ROUTES: JSON.stringify({
-      "/v2/checkout/*": { IDEMPOTENCY_KEY_FROM: "header:PayPal-Request-Id" },
+      "/v2/checkout/*": {
+        IDEMPOTENCY_KEY_FROM: "header:PayPal-Request-Id",
+        IDEMPOTENCY_KEY_REQUIRED: "true",
+      },
       "/v2/payments": {
         IDEMPOTENCY_KEY_FROM: "json:/idempotency_key",
+        IDEMPOTENCY_KEY_REQUIRED: "true",
         IDEMPOTENCY_FINGERPRINT: "json",
       },
       "/v1/canonical/*": { IDEMPOTENCY_FINGERPRINT: "json" },

@@ -22,6 +22,8 @@ beforeAll(async () => {
     startGateway(origin.url, {
       ADMIN_TOKEN,
       IDEMPOTENCY_ORIGIN_TIMEOUT_MS: "300",
+      // Keys required on the gateway (not the default), optional again on one route.
+      IDEMPOTENCY_KEY_REQUIRED: "true",
       IDEMPOTENCY_ROUTES: JSON.stringify({
         "/v1/quotes": { IDEMPOTENCY_KEY_REQUIRED: "false" },
         "/v1/refunds/*": { IDEMPOTENCY_TTL_SECONDS: "604800" },

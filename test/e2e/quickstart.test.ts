@@ -8,7 +8,7 @@ import { PROJECT_ROOT } from "../../harness/wrangler-dev.ts";
 
 /**
  * The quick start, as a reader runs it: `npm start` (scripts/start.ts) on free ports, then the
- * curl line it prints, run twice exactly as printed.
+ * curl lines it prints, exactly as printed: the keyed one twice, the keyless one once.
  */
 
 const run = promisify(exec);
@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 describe("npm start", () => {
-  it("prints a curl line that works as printed: one charge, then a replay", async () => {
+  it("prints curl lines that work as printed: one charge, then a replay; a keyless write passed through untouched", async () => {
     const child = spawn(process.execPath, ["scripts/start.ts"], {
       cwd: PROJECT_ROOT,
       env: {
@@ -80,6 +80,15 @@ describe("npm start", () => {
     const body = (response: string) => response.slice(response.indexOf("\r\n\r\n") + 4);
     expect(body(second)).toBe(body(first));
     expect(output.match(/\[demo-payment-api\] charged/g)).toHaveLength(1);
+
+    // The keyless line: passed through untouched (keys are optional by default), a charge each.
+    const keyless = /^\s*(curl (?:(?!Idempotency-Key).)+)$/m.exec(output)?.[1];
+    expect(keyless).toBeDefined();
+    const untouched = (await run(`${keyless} -s`)).stdout;
+    await printed("(no Idempotency-Key)");
+    expect(untouched).toMatch(/^HTTP\/1\.1 201/);
+    expect(untouched.toLowerCase()).not.toContain("idempotent-replayed");
+    expect(output.match(/\[demo-payment-api\] charged/g)).toHaveLength(2);
 
     // Ctrl+C (SIGTERM here) stops the gateway and the demo API: both ports close.
     const exited = new Promise((resolve) => child.once("exit", resolve));

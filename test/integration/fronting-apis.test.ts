@@ -79,8 +79,12 @@ describe("rules per operation (a PayPal-like API)", () => {
     expect(await originRequests(requestId)).toHaveLength(1);
   });
 
-  it("answers a create without its PayPal-Request-Id with 400 INVALID_REQUEST, naming the header", async () => {
-    const response = await paypal("/v2/checkout/orders", null);
+  it("answers a create without its PayPal-Request-Id, where keys are required, with 400 INVALID_REQUEST, naming the header", async () => {
+    const response = await post("/v2/checkout/orders", null, {
+      body: '{"intent":"CAPTURE"}',
+      headers: { "x-marker": "no-request-id" },
+      vars: { ...PAYPAL, IDEMPOTENCY_KEY_REQUIRED: "true" },
+    });
     expect(response.status).toBe(400);
     const body = await problemOf(response);
     expect(body).toMatchObject({ code: "missing-idempotency-key", name: "INVALID_REQUEST" });

@@ -41,9 +41,12 @@ async function received(
 }
 
 describe("the Idempotency-Key header", () => {
-  it("is required on a covered request: 400 missing-idempotency-key, nothing forwarded", async () => {
+  it("is required on a covered request where IDEMPOTENCY_KEY_REQUIRED is true: 400 missing-idempotency-key, nothing forwarded", async () => {
     const marker = newKey();
-    const response = await post("/v1/charges", null, { headers: { "x-marker": marker } });
+    const response = await post("/v1/charges", null, {
+      headers: { "x-marker": marker },
+      vars: { IDEMPOTENCY_KEY_REQUIRED: "true" },
+    });
     expect(response.status).toBe(400);
     const problem = await problemOf(response);
     expect(problem.code).toBe("missing-idempotency-key");
@@ -469,7 +472,9 @@ describe("the admin prefix", () => {
   });
 
   it("documents every problem type it answers with", async () => {
-    const response = await post("/v1/charges", null);
+    const response = await post("/v1/charges", null, {
+      vars: { IDEMPOTENCY_KEY_REQUIRED: "true" },
+    });
     const { type } = await problemOf(response);
     const doc = await gateway(String(type));
     expect(doc.status).toBe(200);

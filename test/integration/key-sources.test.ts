@@ -53,10 +53,10 @@ describe("a key in another header (header:PayPal-Request-Id)", () => {
     expect(seen.map((request) => request.headers["paypal-request-id"])).toEqual([key, `"${key}"`]);
   });
 
-  it("is required: without it, 400 missing-idempotency-key names PayPal-Request-Id, even if Idempotency-Key is sent", async () => {
+  it("is required where IDEMPOTENCY_KEY_REQUIRED is true: without it, 400 missing-idempotency-key names PayPal-Request-Id, even if Idempotency-Key is sent", async () => {
     const marker = newKey();
     const response = await post("/v2/checkout/orders", newKey(), {
-      vars: PAYPAL,
+      vars: { ...PAYPAL, IDEMPOTENCY_KEY_REQUIRED: "true" },
       headers: { "x-marker": marker },
     });
     expect(response.status).toBe(400);
@@ -115,11 +115,11 @@ describe("a key in the JSON body (json:/idempotency_key)", () => {
     ["the body is empty, even with a JSON content type", "", "application/json"],
     ["the body is not JSON", "idempotency_key=abc", "application/x-www-form-urlencoded"],
   ])(
-    "has no key when %s: 400 missing-idempotency-key naming the JSON member, nothing forwarded",
+    "has no key when %s: where keys are required, 400 missing-idempotency-key naming the JSON member, nothing forwarded",
     async (_, body, contentType) => {
       const marker = newKey();
       const response = await post("/v2/payments", null, {
-        vars: SQUARE,
+        vars: { ...SQUARE, IDEMPOTENCY_KEY_REQUIRED: "true" },
         body,
         headers: { "content-type": contentType, "x-marker": marker },
       });

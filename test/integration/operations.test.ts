@@ -237,6 +237,8 @@ describe("IDEMPOTENCY_REQUEST_LOGS=false", () => {
 describe("per-route policy (IDEMPOTENCY_ROUTES)", () => {
   const vars = {
     ...ADMIN,
+    // Keys required on the gateway (not the default), optional again on one route.
+    IDEMPOTENCY_KEY_REQUIRED: "true",
     IDEMPOTENCY_ROUTES: JSON.stringify({
       "/v1/refunds/*": { IDEMPOTENCY_TTL_SECONDS: "604800" },
       "/v1/quotes": { IDEMPOTENCY_KEY_REQUIRED: "false" },

@@ -161,6 +161,7 @@ const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
   IDEMPOTENCY_SHARDS_PREVIOUS: ["  ", "abc", "-1", "1.5", "4097", "64"],
   IDEMPOTENCY_REQUEST_LOGS: [...GENERALLY_INVALID, "1", "yes", "TRUE", "off"],
   IDEMPOTENCY_EDGE_REPLAY_SECONDS: [...GENERALLY_INVALID, "abc", "-1", "1.5", "301"],
+  IDEMPOTENCY_PROBE_PATH: [...GENERALLY_INVALID, "health", "OFF", "/a b", "/health#x", "/é"],
   IDEMPOTENCY_STORAGE_LIMIT_BYTES: [
     ...GENERALLY_INVALID,
     "abc",
@@ -232,7 +233,7 @@ describe("parseConfig", () => {
       const config = configOf(MINIMAL_ENV);
       expect(config.originUrl).toBe(ORIGIN_URL);
       expect([...config.methods].sort()).toEqual(["PATCH", "POST"]);
-      expect(config.keyRequired).toBe(true);
+      expect(config.keyRequired).toBe(false);
       expect(config.ttlSeconds).toBe(86_400);
       expect(config.scopeHeaders).toEqual(["authorization"]);
       expect(config.concurrency).toBe("wait");
@@ -251,6 +252,7 @@ describe("parseConfig", () => {
       expect(config.fingerprintMode).toBe("bytes");
       expect(config.unknownOutcome).toBe("fail-closed");
       expect(config.originKeySeconds).toBeNull();
+      expect(config.probePath).toBe("/");
     });
 
     it("has exactly the variables of the contract's table, plus the documented extras", () => {
@@ -281,6 +283,7 @@ describe("parseConfig", () => {
           "IDEMPOTENCY_STORAGE_LIMIT_BYTES",
           "IDEMPOTENCY_UNKNOWN_OUTCOME",
           "IDEMPOTENCY_ORIGIN_KEY_SECONDS",
+          "IDEMPOTENCY_PROBE_PATH",
         ].sort(),
       );
     });
@@ -551,8 +554,11 @@ describe("parseConfig", () => {
 
   describe("values", () => {
     it.each<[Variable, string, keyof Config, unknown]>([
+      ["IDEMPOTENCY_KEY_REQUIRED", "true", "keyRequired", true],
       ["IDEMPOTENCY_KEY_REQUIRED", "false", "keyRequired", false],
       ["IDEMPOTENCY_CONCURRENCY", "reject", "concurrency", "reject"],
+      ["IDEMPOTENCY_PROBE_PATH", "/health?probe=1", "probePath", "/health?probe=1"],
+      ["IDEMPOTENCY_PROBE_PATH", "off", "probePath", null],
       ["IDEMPOTENCY_TTL_SECONDS", "35", "ttlSeconds", 35],
       ["IDEMPOTENCY_TTL_SECONDS", String(365 * 24 * 3600), "ttlSeconds", 365 * 24 * 3600],
       ["IDEMPOTENCY_WAIT_MS", "0", "waitMs", 0],

@@ -12,13 +12,13 @@ describe("IDEMPOTENCY_ROUTES", () => {
   it("gives a matching route its overrides and keeps the globals for the rest", () => {
     const result = withRoutes({
       "/v1/refunds/*": { IDEMPOTENCY_TTL_SECONDS: "604800" },
-      "/v1/quotes": { IDEMPOTENCY_KEY_REQUIRED: "false", IDEMPOTENCY_METHODS: "POST,PUT" },
+      "/v1/quotes": { IDEMPOTENCY_KEY_REQUIRED: "true", IDEMPOTENCY_METHODS: "POST,PUT" },
     });
     if (!result.ok) throw new Error(JSON.stringify(result.error));
     const { config } = result;
     expect(settingsFor(config, "/v1/refunds/re_1").ttlSeconds).toBe(604_800);
-    expect(settingsFor(config, "/v1/refunds/re_1").keyRequired).toBe(true);
-    expect(settingsFor(config, "/v1/quotes").keyRequired).toBe(false);
+    expect(settingsFor(config, "/v1/refunds/re_1").keyRequired).toBe(false);
+    expect(settingsFor(config, "/v1/quotes").keyRequired).toBe(true);
     expect([...settingsFor(config, "/v1/quotes").methods]).toEqual(["POST", "PUT"]);
     expect(settingsFor(config, "/v1/quotes/q_1")).toBe(config);
     expect(settingsFor(config, "/v1/payments").ttlSeconds).toBe(86_400);
