@@ -1,12 +1,14 @@
 import { bodyFormat, type BodyFormat } from "./media-type";
+import { parseMultipart, type FormDataPart } from "./multipart";
 import { parseStrictJson, type JsonValue } from "./strict-json";
 
 /**
  * A covered request's body, read once for both of its uses: a key in a JSON member
- * (`json:` key source) and the comparison of retries (`json` fingerprint). Pure.
+ * (`json:` key source) and the comparison of retries (`json` fingerprint; a form's parts in every
+ * mode). Pure.
  */
 
-/** The buffered body, its format, and its JSON document when it had to be parsed. */
+/** The buffered body, its format, and its JSON document or form parts when they had to be read. */
 export interface RequestBody {
   bytes: Uint8Array;
   /**
@@ -17,24 +19,49 @@ export interface RequestBody {
   format: BodyFormat | "empty";
   /** The parsed document, when `format` is `json` and parsing was asked for. */
   json?: { value: JsonValue; exact: boolean };
+  /** The form's parts, when `format` is `multipart` and parsing was asked for. */
+  parts?: FormDataPart[];
+}
+
+/** Which readings the caller needs: each is done only when asked, as each can refuse a body. */
+export interface ParseOptions {
+  /** Parse a JSON body (a `json:` key source, or the `json` fingerprint). */
+  parseJson: boolean;
+  /** Split a `multipart/form-data` body into its parts (a body that is fingerprinted). */
+  parseMultipart?: boolean;
+}
+
+/** Why a body the gateway must read cannot be read (`malformed-body`), in one sentence. */
+export interface Unreadable {
+  ok: false;
+  /** The grammar the body failed, named for the client. */
+  format: "json" | "multipart";
+  reason: string;
 }
 
 /**
- * Reads a buffered body's format and, when `parseJson` and it is JSON, parses it strictly.
+ * Reads a buffered body's format and, when asked, parses it: strictly as JSON, or into the parts
+ * of a form (RFC 7578).
  *
- * @returns the body, or why a JSON body the gateway must read cannot be read (`malformed-body`)
+ * @returns the body, or why a body the gateway must read cannot be read (`malformed-body`)
  * @example
  * parseBody(bytes, "application/json", { parseJson: true }); // { ok: true, body: { json: … } }
  */
 export function parseBody(
   bytes: Uint8Array,
   contentType: string | null,
-  { parseJson }: { parseJson: boolean },
-): { ok: true; body: RequestBody } | { ok: false; reason: string } {
+  { parseJson, parseMultipart: splitForm = false }: ParseOptions,
+): { ok: true; body: RequestBody } | Unreadable {
   if (bytes.byteLength === 0) return { ok: true, body: { bytes, format: "empty" } };
   const format = bodyFormat(contentType);
+  if (format === "multipart" && splitForm) {
+    // `bodyFormat` answers `multipart` only for a Content-Type it has read.
+    const form = parseMultipart(bytes, contentType ?? "");
+    if (!form.ok) return { ok: false, format, reason: form.reason };
+    return { ok: true, body: { bytes, format, parts: form.parts } };
+  }
   if (format !== "json" || !parseJson) return { ok: true, body: { bytes, format } };
   const parsed = parseStrictJson(bytes);
-  if (!parsed.ok) return parsed;
+  if (!parsed.ok) return { ok: false, format, reason: parsed.reason };
   return { ok: true, body: { bytes, format, json: { value: parsed.value, exact: parsed.exact } } };
 }
