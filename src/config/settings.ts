@@ -328,7 +328,7 @@ export const SETTINGS = {
     default: "stripe",
     perRoute: true,
     description:
-      "error members for the fronted API's SDKs, added to every problem: `stripe` (the `error` envelope, always there), `paypal`, `square` or `adyen` (see Errors)",
+      "error members for the fronted API's SDKs, added to every problem: `stripe` (the `error` envelope), `paypal`, `square`, `adyen`, `gocardless` (GoCardless's `error` object in place of the envelope) or `acp` (the Agentic Commerce Protocol's `type` and `code` in place of the problem's; see Errors)",
     schema: z.enum(ERROR_DIALECTS, { error: `must be one of ${ERROR_DIALECTS.join(", ")}` }),
   }),
   IDEMPOTENCY_SHARDS: declare({

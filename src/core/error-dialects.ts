@@ -2,28 +2,38 @@
  * Error dialects: the members a payment SDK reads in an error body, added to every problem the
  * gateway answers on a route (`IDEMPOTENCY_ERROR_DIALECT`, README "Errors"). Without them an SDK
  * that is not Stripe's raises a generic "unexpected response" instead of its native error, and the
- * gateway's explanation is lost. The problem+json members (RFC 9457) and the Stripe-style `error`
- * envelope are always there; a dialect only adds members, never replaces one.
+ * gateway's explanation is lost. The problem+json members (RFC 9457) are always there; a dialect
+ * adds members, and replaces one only where its SDK reads that very name (`REPLACED_MEMBERS`,
+ * docs/adr/0013-keyless-writes-pass-by-default.md).
  *
  * Each dialect uses the provider's own code where its documentation names one for the case, and
- * the gateway's code (upper-cased where the provider's codes are) where it does not.
+ * the gateway's code (in the provider's case) where it does not.
  */
+import { acp } from "./dialects/acp";
+import type { ProblemFacts } from "./dialects/facts";
+import { gocardless } from "./dialects/gocardless";
 
-/** The dialects, `stripe` first: the default, whose `error` envelope every body carries. */
-export const ERROR_DIALECTS = ["stripe", "paypal", "square", "adyen"] as const;
+export type { ProblemFacts } from "./dialects/facts";
+
+/** The dialects, `stripe` first: the default, whose `error` envelope the others keep or replace. */
+export const ERROR_DIALECTS = ["stripe", "paypal", "square", "adyen", "gocardless", "acp"] as const;
 
 /** One of `ERROR_DIALECTS`. */
 export type ErrorDialect = (typeof ERROR_DIALECTS)[number];
 
-/** What a dialect needs to know of a problem (all of it already in the problem document). */
-export interface ProblemFacts {
-  /** The gateway's code, e.g. `idempotency-key-reused`. */
-  readonly code: string;
-  readonly status: number;
-  readonly detail: string;
-  /** The Stripe-style `error.type`, e.g. `idempotency_error`. */
-  readonly errorType: string;
-}
+/**
+ * The members of the problem document a dialect replaces, because its SDK reads the same name
+ * for something else: GoCardless's SDKs read `error` as GoCardless's error object, ACP clients
+ * read `type` and `code` as the protocol's.
+ */
+export const REPLACED_MEMBERS: Readonly<Record<ErrorDialect, readonly string[]>> = {
+  stripe: [],
+  paypal: [],
+  square: [],
+  adyen: [],
+  gocardless: ["error"],
+  acp: ["type", "code"],
+};
 
 /**
  * The members `dialect` adds to a problem body.
@@ -45,6 +55,10 @@ export function dialectMembers(
       return square(facts);
     case "adyen":
       return adyen(facts);
+    case "gocardless":
+      return gocardless(facts);
+    case "acp":
+      return acp(facts);
   }
 }
 

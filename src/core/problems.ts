@@ -2,7 +2,7 @@
  * Every failure the gateway itself answers, as data. One exhaustive function maps each variant to
  * an RFC 9457 `application/problem+json` response, so the wire format lives in one place.
  */
-import { dialectMembers, type ErrorDialect } from "./error-dialects";
+import { dialectMembers, REPLACED_MEMBERS, type ErrorDialect } from "./error-dialects";
 
 /** The stable error codes (README, "Errors"). */
 export type ProblemCode =
@@ -262,10 +262,18 @@ export function problemDocument(
     // take an error body for a resource (README, "Errors").
     error: { type: spec.errorType, code: problem.code, message: detail },
   };
-  // The route's API dialect adds members; the ones above always stay (error-dialects.ts).
-  const facts = { code: problem.code, status: spec.status, detail, errorType: spec.errorType };
+  // The route's API dialect adds members; it replaces one of the above only where its SDK reads
+  // that name (REPLACED_MEMBERS, error-dialects.ts).
+  const facts = {
+    code: problem.code,
+    status: spec.status,
+    detail,
+    errorType: spec.errorType,
+    type: PROBLEM_TYPE_PREFIX + problem.code,
+  };
+  const replaced = REPLACED_MEMBERS[dialect];
   for (const [name, value] of Object.entries(dialectMembers(dialect, facts))) {
-    if (!Object.hasOwn(document, name)) document[name] = value;
+    if (!Object.hasOwn(document, name) || replaced.includes(name)) document[name] = value;
   }
   return document;
 }
