@@ -1,7 +1,15 @@
 import { DurableObject } from "cloudflare:workers";
 import { DeliveryBudget, streamed } from "./body-stream";
 import { InflightBudget, type Admission } from "./inflight-budget";
-import type { ExecuteCommand, FinalReply, Moved, Policy, RecordView, Reply } from "./protocol";
+import type {
+  ExecuteCommand,
+  FinalReply,
+  Moved,
+  Policy,
+  ProbeReport,
+  RecordView,
+  Reply,
+} from "./protocol";
 import type { PageQuery, RecordSummary, ResolveResult } from "./admin-protocol";
 import {
   RECORDS_BY_STATE,
@@ -18,7 +26,7 @@ import {
   type RecordState,
   type Reforward,
 } from "../core/record";
-import type { MappingReport, MappingVerdict } from "../core/mapping";
+import { migrationName, type MappingReport, type MappingVerdict } from "../core/mapping";
 import type { BusyReason } from "../core/problems";
 import { REGISTRY_NAME, REGISTRY_SCHEMA, reportMapping } from "./mapping-registry";
 import {
@@ -35,7 +43,15 @@ import {
   isStorageFull,
   storageStanding,
 } from "./capacity";
-import { MOVED_SCHEMA, collectMoved, hasMoved, markMoved, movedTo } from "./moved-keys";
+import {
+  MOVED_SCHEMA,
+  addMovedColumns,
+  collectMoved,
+  hasMoved,
+  markMoved,
+  markerScope,
+  movedTo,
+} from "./moved-keys";
 import { callOrigin } from "./origin-call";
 import { originBinding, type CoordinatorEnv } from "../env";
 import { HOP_HEADER } from "../core/header-names";
@@ -85,6 +101,7 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
       SCHEMA + RECORDS_BY_STATE + MOVED_SCHEMA + REGISTRY_SCHEMA + VERDICTS_SCHEMA,
     );
     addMissingColumns(ctx.storage.sql);
+    addMovedColumns(ctx.storage.sql);
     this.#mayHaveMoved = hasMoved(ctx.storage.sql);
     this.#verdicts = new MappingVerdicts(
       ctx.storage.sql,
@@ -123,6 +140,7 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
       case "forward": {
         // Only a claim needs the registry's verdict on the Worker's mapping (ADR 0009). Workers
         // older than the `mapping` field asked the registry themselves.
+        let drained = false;
         if (command.mapping !== undefined) {
           const standing = confirmed ?? this.#verdicts.standing(command.mapping, now);
           if (standing === null) {
@@ -133,12 +151,13 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
           }
           if (standing.kind === "refused") return misconfigured(standing);
           if (standing.kind === "unavailable") return busy("registry");
+          drained = standing.drained;
         }
-        const elsewhere = this.#elsewhere(command, now);
+        const elsewhere = this.#elsewhere(command, now, drained);
         if (elsewhere !== null) {
           // The marker expires like a record, so it needs the alarm too — even in an object
           // that never claims a key (one object per key, under the previous mapping).
-          await this.#ensureAlarm(elsewhere.expiresAt);
+          if (elsewhere.expiresAt !== null) await this.#ensureAlarm(elsewhere.expiresAt);
           return { kind: "moved", outcome: "moved", replayed: false, to: elsewhere.to };
         }
         return this.#forward(command, now, row !== null);
@@ -332,18 +351,30 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
    * Where a key this object holds no live record of must go instead of being claimed here: where
    * an earlier request sent it, or — when the Worker is migrating the mapping — to its object
    * under the new mapping (recorded first, so that a Worker that knows only this mapping is sent
-   * there too). `null`: claim it here.
+   * there too). `null`: claim it here. Once the migration has drained (`drained`: no Worker that
+   * knows only this mapping can claim any more), nothing is recorded: this object takes no
+   * writes for keys it does not hold (docs/adr/0006). `expiresAt`: the marker's, when one was
+   * written.
    */
-  #elsewhere(command: ExecuteCommand, now: number): { to: string; expiresAt: number } | null {
+  #elsewhere(
+    command: ExecuteCommand,
+    now: number,
+    drained: boolean,
+  ): { to: string; expiresAt: number | null } | null {
     const sql = this.ctx.storage.sql;
-    const marked = this.#mayHaveMoved ? movedTo(sql, command.identity, now) : null;
-    const destination = marked ?? command.next ?? null;
+    const scope = markerScope(command.mapping, command.next !== undefined);
+    const marked = this.#mayHaveMoved ? movedTo(sql, command.identity, now, scope) : null;
+    const destination = marked?.destination ?? command.next ?? null;
     if (destination === null) return null;
+    if (drained) return { to: destination, expiresAt: null };
+    const migration =
+      marked?.migration ?? (command.mapping === undefined ? null : migrationName(command.mapping));
     const expiresAt = markMoved(
       sql,
       command.identity,
       destination,
       now + command.policy.ttlSeconds * 1000,
+      migration,
     );
     this.#mayHaveMoved = true;
     return { to: destination, expiresAt };
@@ -453,7 +484,9 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
       admission.release();
       this.#inflight.delete(identity);
     });
-    this.#inflight.set(identity, { answer, waiters: 0 });
+    // The call's deadline starts now: by `dueAt` its outcome is known, one way or another.
+    const dueAt = Date.now() + command.policy.originTimeoutMs;
+    this.#inflight.set(identity, { answer, waiters: 0, dueAt });
     // Keeps the object alive until the origin has answered and the record is written, even if
     // the client has gone (compat >= 2026-10-01: durable_object_io_tasks_prevent_eviction).
     this.ctx.waitUntil(answer);
@@ -476,31 +509,60 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
     unknownDetail: string | null,
   ): Promise<FinalReply> {
     const { identity, policy, request } = command;
-    const reforwarded = unknownDetail !== null;
+    let probe: ProbeReport | null;
     try {
       await this.#ensureAlarm(record.expiresAt);
-      if (
-        needsProbe(policy.originUrl, Date.now(), originBinding(this.env)) &&
-        (await probeOrigin(policy.originUrl, hopOnly(request.headers))) === "unreachable"
-      ) {
-        // The request was never sent: nothing reached the origin, so the key is released.
-        this.#unsent(identity, unknownDetail);
-        return {
-          kind: "problem",
-          outcome: "unreachable",
-          replayed: false,
-          problem: {
-            code: "origin-unreachable",
-            detail: "The origin could not be reached (connection refused or name not resolved).",
-          },
-        };
-      }
+      probe = await this.#probe(policy, request.headers);
     } catch (error) {
       // A failure before the origin call (arming the alarm, the probe): the request was never
       // sent, so the key is released rather than left to end `unknown`.
       this.#unsent(identity, unknownDetail);
       throw error;
     }
+    if (probe?.result === "unreachable") {
+      // The request was never sent: nothing reached the origin, so the key is released.
+      this.#unsent(identity, unknownDetail);
+      return {
+        kind: "problem",
+        outcome: "unreachable",
+        replayed: false,
+        problem: {
+          code: "origin-unreachable",
+          detail: "The origin could not be reached (connection refused or name not resolved).",
+        },
+        probe,
+      };
+    }
+    const reply = await this.#callAndStore(command, record, admission, unknownDetail);
+    return probe === null ? reply : { ...reply, probe };
+  }
+
+  /**
+   * Probes the origin first when this isolate has no recent proof that it answers (docs/adr/0005),
+   * and logs what the probe showed; `null` when no probe was needed (or it is off).
+   */
+  async #probe(policy: Policy, headers: [string, string][]): Promise<ProbeReport | null> {
+    // Workers older than `IDEMPOTENCY_PROBE_PATH` probed `/`.
+    const path = policy.probePath === undefined ? "/" : policy.probePath;
+    if (!needsProbe(policy.originUrl, Date.now(), originBinding(this.env), path)) return null;
+    const started = Date.now();
+    const result = await probeOrigin(policy.originUrl, hopOnly(headers), {
+      path: path ?? "/",
+    });
+    const report = { result, ms: Date.now() - started };
+    console.log(JSON.stringify({ event: "origin-probe", ...report }));
+    return report;
+  }
+
+  /** Sends the claimed request to the origin and records what came of it. */
+  async #callAndStore(
+    command: ExecuteCommand,
+    record: KeyRecord,
+    admission: Admission,
+    unknownDetail: string | null,
+  ): Promise<FinalReply> {
+    const { identity, policy, request } = command;
+    const reforwarded = unknownDetail !== null;
     const started = Date.now();
     const result = await callOrigin(request, {
       binding: originBinding(this.env),
@@ -568,17 +630,15 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
   #join(first: InFlight, policy: Policy): Promise<FinalReply> {
     // Each waiter holds a promise and a timer: past the bound, duplicates are told to come back.
     if (policy.concurrency === "reject" || first.waiters >= MAX_WAITERS_PER_KEY) {
-      return Promise.resolve(inProgress(retryAfter(policy.originTimeoutMs)));
+      return Promise.resolve(inProgress(secondsUntil(first.dueAt)));
     }
     first.waiters++;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<FinalReply>((resolve) => {
-      timer = setTimeout(
-        () => resolve(inProgress(retryAfter(policy.originTimeoutMs))),
-        policy.waitMs,
-      );
+      timer = setTimeout(() => resolve(inProgress(secondsUntil(first.dueAt))), policy.waitMs);
     });
-    const coalesced = first.answer.then((answer): FinalReply => ({
+    // The first request's probe is its own: a duplicate does not count it again.
+    const coalesced = first.answer.then(({ probe, ...answer }): FinalReply => ({
       ...answer,
       outcome: "coalesced",
       replayed: true,
@@ -855,6 +915,8 @@ export const MAX_INFLIGHT_CALLS = 256;
 interface InFlight {
   answer: Promise<FinalReply>;
   waiters: number;
+  /** When the call's origin deadline ends (epoch ms): its outcome is known by then. */
+  dueAt: number;
 }
 
 /** The hop marker of a forwarded request, for its probe (a route loop is caught as usual). */
@@ -872,6 +934,16 @@ function reforwardRule(policy: Policy): Reforward | null {
 
 function retryAfter(originTimeoutMs: number): number {
   return Math.max(1, Math.ceil(originTimeoutMs / 1000));
+}
+
+/**
+ * A duplicate's `Retry-After`: the whole seconds until the first call's outcome is due, at least
+ * 1. Not a whole origin timeout: SDKs that honour the header as given (Stainless-generated ones
+ * sleep exactly that long) would wait that much past the answer (docs/providers.md, "Generated
+ * SDKs (Stainless)").
+ */
+function secondsUntil(dueAt: number): number {
+  return Math.max(1, Math.ceil((dueAt - Date.now()) / 1000));
 }
 
 function inProgress(retryAfterSeconds: number): FinalReply {

@@ -6,8 +6,10 @@
  * answer `502 origin-unreachable` with the key released instead, the coordinator must know
  * *before* sending that the origin is not there. So, when it has no recent proof that the origin
  * answers — nothing heard from it in this isolate for `CONTACT_WINDOW_MS`, or a forward just
- * failed ambiguously — it first sends a probe: `HEAD` on the origin's base URL, a safe method
- * (RFC 9110 §9.2.1) that changes nothing there.
+ * failed ambiguously — it first sends a probe: `HEAD` on `IDEMPOTENCY_PROBE_PATH` under the
+ * origin's base URL (default `/`), a safe method (RFC 9110 §9.2.1) that changes nothing there.
+ * Where the origin's firewall resets or drops a bare `HEAD`, the path names one it answers (a
+ * health endpoint); `off` turns the probe off, and a failed forward then always fails closed.
  *
  * - Any HTTP answer, whatever its status, proves the origin reachable: the request is forwarded.
  * - A probe that throws proves nothing answers: the request is never sent, the key is released.
@@ -56,36 +58,51 @@ export function markSuspect(originUrl: string, now: number): void {
 }
 
 /**
- * Whether a request to `originUrl` must be preceded by a probe: never through a service binding.
+ * Whether a request to `originUrl` must be preceded by a probe: never through a service binding,
+ * nor with the probe off.
  *
  * @param binding - the `ORIGIN` service binding, when the origin is reached through it
+ * @param probePath - `IDEMPOTENCY_PROBE_PATH`; `null`: off
  */
-export function needsProbe(originUrl: string, now: number, binding?: Fetcher): boolean {
-  if (binding !== undefined) return false;
+export function needsProbe(
+  originUrl: string,
+  now: number,
+  binding?: Fetcher,
+  probePath: string | null = "/",
+): boolean {
+  if (binding !== undefined || probePath === null) return false;
   const host = hostOf(originUrl);
   if ((suspectUntil.get(host) ?? 0) > now) return true;
   return now - (lastContact.get(host) ?? -Infinity) > CONTACT_WINDOW_MS;
 }
 
-/** What a probe showed. */
+/** What a probe showed: `inconclusive` is a probe that timed out. */
 export type ProbeResult = "reachable" | "unreachable" | "inconclusive";
 
+/** Options of `probeOrigin`. */
+export interface ProbeOptions {
+  /** `IDEMPOTENCY_PROBE_PATH`: where under the origin's base URL the probe goes. @default "/" */
+  path?: string;
+  /** Tests pass a fake through the same door. @default fetch */
+  fetchImpl?: typeof fetch;
+}
+
 /**
- * Sends `HEAD` to the origin's base URL.
+ * Sends `HEAD` to `path` under the origin's base URL.
  *
  * @param headers - sent with the probe (the hop marker, so a route loop is caught as usual)
  * @example
- * if (needsProbe(url, Date.now()) && (await probeOrigin(url, hop)) === "unreachable") return unreachable();
+ * if (needsProbe(url, Date.now()) && (await probeOrigin(url, hop, { path: "/health" })) === "unreachable") return unreachable();
  */
 export async function probeOrigin(
   originUrl: string,
   headers: [string, string][],
-  fetchImpl: typeof fetch = fetch,
+  { path = "/", fetchImpl = fetch }: ProbeOptions = {},
 ): Promise<ProbeResult> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), PROBE_TIMEOUT_MS);
   try {
-    const response = await fetchImpl(`${originUrl}/`, {
+    const response = await fetchImpl(`${originUrl}${path}`, {
       method: "HEAD",
       headers,
       redirect: "manual",

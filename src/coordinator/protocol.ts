@@ -4,6 +4,7 @@ import type { MappingReport } from "../core/mapping";
 import type { GatewayProblem } from "../core/problems";
 import type { RecordState } from "../core/record";
 import type { StoredResponse } from "../core/stored-response";
+import type { ProbeResult } from "./origin-probe";
 
 /**
  * The typed RPC surface between the Worker and the coordinator object. It is plain data, and it
@@ -17,18 +18,31 @@ type WorkerOnly = "methods" | "keyRequired" | "maxBodyBytes";
 
 /**
  * The rules the coordinator applies to one request: the request's settings (its route's, else
- * the global ones) but those the Worker has already applied, plus the origin's base URL for the
- * reachability probe.
+ * the global ones) but those the Worker has already applied, plus the origin's base URL and
+ * `IDEMPOTENCY_PROBE_PATH` for the reachability probe (docs/adr/0005).
  */
-export type Policy = Omit<Settings, WorkerOnly> & { readonly originUrl: string };
+export type Policy = Omit<Settings, WorkerOnly> & {
+  readonly originUrl: string;
+  /**
+   * The probe's path under `originUrl`; `null`: never probe. Absent from Workers older than the
+   * setting, which probed `/`.
+   */
+  readonly probePath?: string | null;
+};
 
 /**
  * The policy for a request's settings. A new per-route setting reaches the coordinator with no
  * change here.
+ *
+ * @param probePath - `IDEMPOTENCY_PROBE_PATH` (default `/`; `null`: off)
  */
-export function policyOf(settings: Settings, originUrl: string): Policy {
+export function policyOf(
+  settings: Settings,
+  originUrl: string,
+  probePath: string | null = "/",
+): Policy {
   const { methods, keyRequired, maxBodyBytes, ...policy } = settings;
-  return { ...policy, originUrl };
+  return { ...policy, originUrl, probePath };
 }
 
 /** One covered request, already validated, fingerprinted and scoped. */
@@ -109,11 +123,20 @@ export interface Moved {
   to: string;
 }
 
+/** What the reachability probe sent before this request's origin call showed (docs/adr/0005). */
+export interface ProbeReport {
+  result: ProbeResult;
+  /** How long it took (ms). */
+  ms: number;
+}
+
 /** A response to send, or a problem. */
 export type FinalReply =
   | {
       kind: "response";
       outcome: Outcome;
+      /** Set when this request's origin call was preceded by a probe: counted and logged. */
+      probe?: ProbeReport;
       /** Adds `Idempotent-Replayed: true`: this answer was not produced by forwarding this request. */
       replayed: boolean;
       response: StoredResponse;
@@ -128,6 +151,7 @@ export type FinalReply =
   | {
       kind: "problem";
       outcome: Outcome;
+      probe?: ProbeReport;
       replayed: boolean;
       problem: GatewayProblem;
       originMs?: number;

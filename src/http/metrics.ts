@@ -22,7 +22,10 @@ const NO_METRICS: Metrics = { count: () => undefined, countAdmin: () => undefine
  * One data point per covered request: the outcome is the index (so queries can sample by it),
  * blobs carry outcome, method and (for `busy`) the bound that was met, doubles carry status, origin status and durations. One data
  * point per admin call: the index is `admin`, blobs carry `admin`, the action and its result, the
- * double is the status. Nothing that identifies a key, a caller or an operator is written.
+ * double is the status. One more data point per origin probe a request carried (docs/adr/0005):
+ * the index is `probe`, blobs carry `probe` and its result (`reachable`, `unreachable`,
+ * `inconclusive` for a timeout), the double is its duration. Nothing that identifies a key, a
+ * caller or an operator is written.
  *
  * @example
  * metricsFor(env.METRICS).count({ outcome: "replayed", method: "POST", status: 201, gatewayMs: 1 });
@@ -40,6 +43,13 @@ export function metricsFor(dataset: AnalyticsEngineDataset | undefined): Metrics
             : [line.outcome, line.method, line.reason],
         doubles: [line.status, line.originStatus ?? 0, line.gatewayMs, line.originMs ?? 0],
       });
+      if (line.probe !== undefined) {
+        dataset.writeDataPoint({
+          indexes: ["probe"],
+          blobs: ["probe", line.probe],
+          doubles: [line.probeMs ?? 0],
+        });
+      }
     },
     countAdmin(event) {
       dataset.writeDataPoint({

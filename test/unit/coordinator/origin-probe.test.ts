@@ -28,7 +28,9 @@ describe("the origin probe", () => {
         seen.push(new Request(input, init));
         return new Response(null, { status });
       };
-      expect(await probeOrigin(origin, HOP, fetchImpl as typeof fetch)).toBe("reachable");
+      expect(await probeOrigin(origin, HOP, { fetchImpl: fetchImpl as typeof fetch })).toBe(
+        "reachable",
+      );
       expect(seen[0]?.method).toBe("HEAD");
       expect(seen[0]?.url).toBe(`${origin}/`);
       expect(seen[0]?.headers.get("idempotency-gateway-hop")).toBe("h");
@@ -36,11 +38,36 @@ describe("the origin probe", () => {
     },
   );
 
+  it("sends its HEAD to IDEMPOTENCY_PROBE_PATH under the origin's base URL, query included", async () => {
+    const origin = `${freshOrigin()}/api`;
+    const seen: Request[] = [];
+    const fetchImpl = async (input: RequestInfo | URL, init?: RequestInit) => {
+      seen.push(new Request(input, init));
+      return new Response(null, { status: 204 });
+    };
+    const path = "/health?from=gateway";
+    expect(await probeOrigin(origin, HOP, { path, fetchImpl: fetchImpl as typeof fetch })).toBe(
+      "reachable",
+    );
+    expect(seen.map((request) => [request.method, request.url])).toEqual([
+      ["HEAD", `${origin}/health?from=gateway`],
+    ]);
+  });
+
+  it("never asks for a probe when IDEMPOTENCY_PROBE_PATH is off, even for a suspect origin", () => {
+    const origin = freshOrigin();
+    markSuspect(origin, 1_000);
+    expect(needsProbe(origin, 1_001, undefined, "/")).toBe(true);
+    expect(needsProbe(origin, 1_001, undefined, null)).toBe(false);
+  });
+
   it("counts a probe that throws as unreachable", async () => {
     const fetchImpl = async () => {
       throw new Error("Network connection lost.");
     };
-    expect(await probeOrigin(freshOrigin(), HOP, fetchImpl as typeof fetch)).toBe("unreachable");
+    expect(await probeOrigin(freshOrigin(), HOP, { fetchImpl: fetchImpl as typeof fetch })).toBe(
+      "unreachable",
+    );
   });
 
   it("counts a probe that outlives its timeout as inconclusive, never as unreachable", async () => {
@@ -49,7 +76,7 @@ describe("the origin probe", () => {
       new Promise<Response>((_, reject) => {
         init?.signal?.addEventListener("abort", () => reject(new Error("aborted")));
       });
-    const result = probeOrigin(freshOrigin(), HOP, fetchImpl as typeof fetch);
+    const result = probeOrigin(freshOrigin(), HOP, { fetchImpl: fetchImpl as typeof fetch });
     await vi.advanceTimersByTimeAsync(PROBE_TIMEOUT_MS);
     expect(await result).toBe("inconclusive");
   });
