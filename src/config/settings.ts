@@ -87,6 +87,12 @@ function declare<const Field extends string, Value, const PerRoute extends boole
   return declaration;
 }
 
+/**
+ * The longest `IDEMPOTENCY_EDGE_REPLAY_SECONDS`: also how long a purge made by a Worker that
+ * does not say its own bound holds the key (docs/adr/0008).
+ */
+export const MAX_EDGE_REPLAY_SECONDS = 300;
+
 /** The configuration variables, in the order the README lists them. */
 export const SETTINGS = {
   ORIGIN_URL: declare({
@@ -421,7 +427,7 @@ export const SETTINGS = {
     perRoute: false,
     description:
       "how long a Worker may replay a completed answer it has seen without asking the coordinator (`0`: never; ADR 0008)",
-    schema: integer(0, 300),
+    schema: integer(0, MAX_EDGE_REPLAY_SECONDS),
   }),
   IDEMPOTENCY_STORAGE_LIMIT_BYTES: declare({
     field: "storageLimitBytes",

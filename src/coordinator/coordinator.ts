@@ -53,6 +53,8 @@ import {
   movedTo,
 } from "./moved-keys";
 import { callOrigin } from "./origin-call";
+import { PURGE_HOLDS_SCHEMA, collectHolds, heldUntil, holdPurged } from "./purge-holds";
+import { MAX_EDGE_REPLAY_SECONDS } from "../config/settings";
 import { originBinding, type CoordinatorEnv } from "../env";
 import { HOP_HEADER } from "../core/header-names";
 import { markContact, markSuspect, needsProbe, probeOrigin } from "./origin-probe";
@@ -98,7 +100,12 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
   constructor(ctx: DurableObjectState, env: CoordinatorEnv) {
     super(ctx, env);
     ctx.storage.sql.exec(
-      SCHEMA + RECORDS_BY_STATE + MOVED_SCHEMA + REGISTRY_SCHEMA + VERDICTS_SCHEMA,
+      SCHEMA +
+        RECORDS_BY_STATE +
+        MOVED_SCHEMA +
+        REGISTRY_SCHEMA +
+        VERDICTS_SCHEMA +
+        PURGE_HOLDS_SCHEMA,
     );
     addMissingColumns(ctx.storage.sql);
     addMovedColumns(ctx.storage.sql);
@@ -138,6 +145,12 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
     );
     switch (decision.kind) {
       case "forward": {
+        // A purged key is not claimed again while a Worker may still replay its old answer
+        // (docs/adr/0008): the retry comes back once no isolate can, and is forwarded then.
+        const held = heldUntil(this.ctx.storage.sql, command.identity, now);
+        if (held !== null) {
+          return { ...inProgress(Math.ceil((held - now) / 1000)), outcome: "held" };
+        }
         // Only a claim needs the registry's verdict on the Worker's mapping (ADR 0009). Workers
         // older than the `mapping` field asked the registry themselves.
         let drained = false;
@@ -287,12 +300,32 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
    * Removes the record of `identity`, so its next request is forwarded again. A key whose origin
    * call may still be running cannot be purged: in this instance's memory, or claimed by an
    * instance that is gone but whose lease has not ended (its call may still reach the origin).
+   * A completed record's key is then held (`./purge-holds.ts`) while a Worker may still replay
+   * it: for `edgeReplayMs`, the purging Worker's `IDEMPOTENCY_EDGE_REPLAY_SECONDS`; absent
+   * (older Workers), the longest the setting allows.
    */
-  purge(identity: string): "purged" | "absent" | "in-flight" {
+  async purge(
+    identity: string,
+    edgeReplayMs: number = MAX_EDGE_REPLAY_SECONDS * 1000,
+  ): Promise<"purged" | "absent" | "in-flight"> {
     if (this.#inflight.has(identity)) return "in-flight";
+    const now = Date.now();
     const row = this.#readRow(identity);
-    if (row?.state === "in_flight" && row.leaseUntil > Date.now()) return "in-flight";
-    return this.#delete(identity) ? "purged" : "absent";
+    if (row?.state === "in_flight" && row.leaseUntil > now) return "in-flight";
+    const sql = this.ctx.storage.sql;
+    // Synchronous from the read: the hold is in place before any request can claim the key.
+    const purged = this.ctx.storage.transactionSync(() => {
+      if (!this.#deleteRows(identity)) return false;
+      // Only completed answers are kept at the edge, and none past the record's expiry.
+      if (row?.state === "completed") {
+        holdPurged(sql, identity, Math.min(row.expiresAt, now + edgeReplayMs), now);
+      }
+      return true;
+    });
+    if (!purged) return "absent";
+    const held = heldUntil(sql, identity, now);
+    if (held !== null) await this.#ensureAlarm(held);
+    return "purged";
   }
 
   /**
@@ -328,13 +361,10 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
     const nextRecord = sql
       .exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM records")
       .one().next;
-    const nextMoved = moved.next;
-    const next =
-      nextRecord === null
-        ? nextMoved
-        : nextMoved === null
-          ? nextRecord
-          : Math.min(nextRecord, nextMoved);
+    const pending = [nextRecord, moved.next, collectHolds(sql, now)].filter(
+      (at): at is number => at !== null,
+    );
+    const next = pending.length === 0 ? null : Math.min(...pending);
     if (next === null) {
       this.#alarmAt = null;
       return;

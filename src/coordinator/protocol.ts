@@ -94,6 +94,11 @@ export type Outcome =
   | "moved"
   /** `503 gateway-busy`: a bound of the key's object was reached; nothing was claimed. */
   | "busy"
+  /**
+   * `409 request-in-progress`: the key was purged while a Worker may still replay its old answer
+   * (docs/adr/0008); nothing was claimed, and a retry after `Retry-After` is forwarded.
+   */
+  | "held"
   /** The registry refused the Worker's key mapping: nothing was claimed. */
   | "misconfigured"
   /** The request could not be built, so nothing was sent: the key was released. */

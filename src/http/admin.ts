@@ -146,7 +146,8 @@ export function adminRoutes(): Hono<AdminEnv> {
         ...disclosed,
       });
     }
-    const outcome = await stub.purge(identity);
+    // The key stays held while another Worker may replay the purged answer (docs/adr/0008).
+    const outcome = await stub.purge(identity, call.config.edgeReplaySeconds * 1000);
     // This isolate stops replaying the answer at once; others within their edge replay bound.
     if (outcome === "purged") edgeReplays.forget(identity);
     if (outcome === "absent") return call.finish(keyNotFound(), { result: "not-found", keyHash });
