@@ -30,3 +30,28 @@ export const SQUARE_ROUTES = {
     IDEMPOTENCY_ERROR_DIALECT: "square",
   },
 };
+
+/**
+ * An Agentic Commerce Protocol merchant: keys required on every POST of the REST endpoints, the
+ * protocol's error codes, bodies compared by meaning, 5xx never kept; the MCP binding's key in
+ * the JSON-RPC body (`rfcs/rfc.agentic_checkout.md` §6 and `docs/mcp-binding.md` of
+ * agentic-commerce-protocol/agentic-commerce-protocol).
+ */
+const ACP_REST = {
+  IDEMPOTENCY_METHODS: "POST",
+  IDEMPOTENCY_KEY_REQUIRED: "true",
+  IDEMPOTENCY_ERROR_DIALECT: "acp",
+  IDEMPOTENCY_FINGERPRINT: "json",
+  IDEMPOTENCY_RETRY_STATUSES: "429,5xx",
+};
+export const ACP_ROUTES = {
+  "/checkout_sessions": ACP_REST,
+  "/checkout_sessions/*": ACP_REST,
+  "/agentic_commerce/delegate_payment": ACP_REST,
+  "/mcp": {
+    IDEMPOTENCY_METHODS: "POST",
+    IDEMPOTENCY_KEY_FROM: "json:/params/arguments/meta/idempotency_key",
+    IDEMPOTENCY_ERROR_DIALECT: "acp",
+    IDEMPOTENCY_FINGERPRINT: "json",
+  },
+};
