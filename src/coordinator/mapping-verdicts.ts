@@ -1,4 +1,4 @@
-import type { MappingReport, MappingVerdict } from "../core/mapping";
+import { isDrained, type MappingReport, type MappingVerdict } from "../core/mapping";
 
 /**
  * The registry's verdicts on key mappings, kept by the coordinator objects that apply them
@@ -49,7 +49,8 @@ export interface Confirmed {
 
 /** What a claim may do under a report: go ahead, be refused (and why), or wait for the registry. */
 export type Standing =
-  | { kind: "accepted" }
+  /** `drained`: no Worker that knows only the previous mapping can claim any more (`isDrained`). */
+  | { kind: "accepted"; drained: boolean }
   | { kind: "refused"; variable: string; detail: string }
   | { kind: "unavailable" };
 
@@ -90,12 +91,12 @@ export class MappingVerdicts {
     const known = this.#known.get(id) ?? this.#load(id);
     if (known === undefined) return null;
     const age = now - known.confirmedAt;
-    if (age < VERDICT_REFRESH_MS) return standingOf(known.verdict);
+    if (age < VERDICT_REFRESH_MS) return standingOf(known.verdict, report);
     if (known.verdict.ok && age < VERDICT_LEASE_MS) {
       if (!this.#pending.has(id) && !backingOff(known, now)) {
         this.#background(this.#renew(id, report, now));
       }
-      return standingOf(known.verdict);
+      return standingOf(known.verdict, report);
     }
     return null;
   }
@@ -133,7 +134,7 @@ export class MappingVerdicts {
     const call = withTimeout(this.#ask(report), REGISTRY_TIMEOUT_MS).then(
       (confirmed): Standing => {
         this.#remember(id, confirmed);
-        return standingOf(confirmed.verdict);
+        return standingOf(confirmed.verdict, report);
       },
       (error: unknown): Standing => {
         const known = this.#known.get(id);
@@ -190,9 +191,9 @@ function reportId(report: MappingReport): string {
   return JSON.stringify([report.current, report.previous, report.ttlMs]);
 }
 
-function standingOf(verdict: MappingVerdict): Standing {
+function standingOf(verdict: MappingVerdict, report: MappingReport): Standing {
   return verdict.ok
-    ? { kind: "accepted" }
+    ? { kind: "accepted", drained: isDrained(verdict.state, report) }
     : { kind: "refused", variable: verdict.variable, detail: verdict.detail };
 }
 
@@ -201,7 +202,7 @@ function fallback(known: Known): Standing {
   if (known.confirmedAt === Number.NEGATIVE_INFINITY || known.verdict.ok) {
     return { kind: "unavailable" };
   }
-  return standingOf(known.verdict);
+  return { kind: "refused", variable: known.verdict.variable, detail: known.verdict.detail };
 }
 
 function backingOff(known: Known, now: number): boolean {

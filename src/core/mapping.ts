@@ -232,8 +232,50 @@ export interface MappingState {
   migrationStartedAt: number | null;
   /** The last time a Worker that knows only `previous` reported (ms). */
   previousOnlySeenAt: number | null;
-  /** The longest TTL any Worker reported since the migration began (ms). */
+  /**
+   * The longest TTL any Worker reported for the mapping keys are written under, kept through a
+   * migration: records written under the mapping being retired live that long (ms).
+   */
   ttlMs: number;
+  /**
+   * During a migration: when the registry found that no Worker knowing only `previous` could
+   * still claim a key (none seen for a verdict lease and a margin). From then on such Workers are
+   * refused, so the previous mapping's objects stop writing `moved` markers (docs/adr/0006).
+   * Absent in states written before it existed.
+   */
+  drainedAt?: number | null;
+}
+
+/**
+ * How long after the last sighting of a Worker that knows only the previous mapping the registry
+ * waits, beyond the verdict lease, before it declares that no such Worker remains: the clocks of
+ * the objects that hold verdicts and of the registry differ.
+ */
+export const DRAIN_MARGIN_MS = 60_000;
+
+/**
+ * The name a migration's `moved` markers carry, e.g. `"v1/shards=64->v1/shards=128"`: a marker
+ * only redirects Workers of the migration that wrote it (docs/adr/0006).
+ *
+ * @example
+ * migrationName({ current: "v1/shards=128", previous: "v1/shards=64", ttlMs: 1 }); // "v1/shards=64->v1/shards=128"
+ */
+export function migrationName(report: MappingReport): string | null {
+  return report.previous === null ? null : `${report.previous}->${report.current}`;
+}
+
+/**
+ * Whether the registry's `state` says that no Worker knowing only `report.previous` can still
+ * claim a key: the migration `report` declares has drained (or is over). Once true it stays true,
+ * since such Workers are refused from then on.
+ *
+ * @example
+ * isDrained({ ...state, previous: "v1/shards=64", current: "v1/shards=128", drainedAt: 1 }, report); // true
+ */
+export function isDrained(state: MappingState, report: MappingReport): boolean {
+  if (report.previous === null || state.current !== report.current) return false;
+  if (state.previous === null) return true;
+  return state.previous === report.previous && (state.drainedAt ?? null) !== null;
 }
 
 /** The registry's verdict on a report. */
@@ -247,7 +289,12 @@ export type MappingVerdict =
  * - `A` alone, registry at `A`: steady state.
  * - `A` → `B` (current `B`, previous `A`), registry at `A`: starts a migration.
  * - During the migration `A → B`, Workers with `A` alone (not yet redeployed) and with `A → B`
- *   both route every key through its `A` object, which arbitrates: both are accepted.
+ *   both route every key through its `A` object, which arbitrates: both are accepted, until no
+ *   Worker with `A` alone has been seen for `heartbeatMs` and `DRAIN_MARGIN_MS`. Then the
+ *   migration has drained: Workers with `A` alone are refused from then on, so the `A` objects
+ *   need no longer record where they send keys (they stop writing).
+ * - The TTL kept is the longest any Worker reported for the mapping, before and during the
+ *   migration: records written under `A` live that long.
  * - `B` alone ends the migration, but only once no record written under `A` can still be live:
  *   one TTL after the migration began and after the last Worker with `A` alone was seen.
  * - After the end, a Worker with `A` alone would write keys where `B` Workers never look: refused.
@@ -277,14 +324,27 @@ export function decideMapping(
       },
     };
   }
+  // Records live as long as the longest TTL ever reported for the mapping they were written
+  // under: a deploy that lowers it (drops a long-lived route) must not shorten a migration.
   const longest = Math.max(state.ttlMs, ttlMs);
   if (state.previous === null) {
-    if (previous === null && current === state.current) return { ok: true, state };
+    if (previous === null && current === state.current) {
+      return longest === state.ttlMs
+        ? { ok: true, state }
+        : { ok: true, state: { ...state, ttlMs: longest } };
+    }
     if (previous === state.current) {
       // A → B begins.
       return {
         ok: true,
-        state: { current, previous, migrationStartedAt: now, previousOnlySeenAt: now, ttlMs },
+        state: {
+          current,
+          previous,
+          migrationStartedAt: now,
+          previousOnlySeenAt: now,
+          ttlMs: longest,
+          drainedAt: null,
+        },
       };
     }
     if (previous !== null && current === state.current) {
@@ -295,10 +355,22 @@ export function decideMapping(
     return refuse(state.current, state.current, report);
   }
   // A migration state.previous → state.current is under way.
+  const drainedAt = state.drainedAt ?? null;
   if (previous === state.previous && current === state.current) {
-    return { ok: true, state: { ...state, ttlMs: longest } };
+    const lastSeen = state.previousOnlySeenAt ?? state.migrationStartedAt ?? now;
+    const drained = drainedAt ?? (now >= lastSeen + heartbeatMs + DRAIN_MARGIN_MS ? now : null);
+    return { ok: true, state: { ...state, ttlMs: longest, drainedAt: drained } };
   }
   if (previous === null && current === state.previous) {
+    if (drainedAt !== null) {
+      // The previous objects no longer record where they send keys: a Worker that knows only
+      // them would claim a key another Worker stored in the new mapping.
+      return {
+        ok: false,
+        variable: previousVariable(state.previous, state.current),
+        detail: `keys now go to ${state.current} (the migration from ${state.previous} has drained): deploy the configuration with ${state.current} and ${state.previous} as its previous mapping, not ${state.previous} alone`,
+      };
+    }
     // Not yet redeployed: it still goes to the previous objects, which arbitrate.
     return { ok: true, state: { ...state, previousOnlySeenAt: now, ttlMs: longest } };
   }
@@ -314,6 +386,7 @@ export function decideMapping(
           migrationStartedAt: null,
           previousOnlySeenAt: null,
           ttlMs: longest,
+          drainedAt: null,
         },
       };
     }

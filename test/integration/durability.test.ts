@@ -12,6 +12,7 @@ import { patternBytes } from "../../harness/test-origin";
 import {
   EDGE_OFF,
   countExecutes,
+  executesReached,
   forgetVerdicts,
   coordinatorOfKey,
   gateway,
@@ -242,17 +243,22 @@ describe("a rolling deploy that changes the shard count (old and new Workers sid
     expect(await originRequests(key)).toHaveLength(1);
   });
 
+  // The commands the five duplicates send: one each to the old object that holds the first, or
+  // two each (the old object, then the key's new home) when the first went to the new mapping.
   it.each([
-    ["old first, new duplicate", OLD, NEW],
-    ["new first, old duplicate", NEW, OLD],
-  ])("lets concurrent duplicates meet in one object (%s)", async (_, a, b) => {
+    ["old first, new duplicate", OLD, NEW, 5],
+    ["new first, old duplicate", NEW, OLD, 10],
+  ])("lets concurrent duplicates meet in one object (%s)", async (_, a, b, commands) => {
     const key = newKey();
     const gate = newKey();
     const first = post(`/gate/${gate}/v1/charges`, key, { vars: a });
     await originArrivals(gate, 1);
+    const reached = countExecutes();
     const duplicates = Array.from({ length: 5 }, (_, i) =>
       post(`/gate/${gate}/v1/charges`, key, { vars: i % 2 === 0 ? b : a }),
     );
+    // Released only once every duplicate has reached a coordinator: each meets the first there.
+    await executesReached(reached, commands);
     await releaseGate(gate);
     const answers = await Promise.all([first, ...duplicates]);
     const bodies = await Promise.all(answers.map((r) => r.text()));

@@ -6,7 +6,7 @@ import {
   waitOnExecutionContext,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { beforeEach, vi } from "vitest";
+import { beforeEach, expect, vi } from "vitest";
 import { IdempotencyCoordinator } from "../../src/coordinator/coordinator";
 import { REGISTRY_NAME } from "../../src/coordinator/mapping-registry";
 import worker from "../../src/index";
@@ -84,6 +84,22 @@ export function countExecutes(): { readonly count: number } {
       return spy.mock.calls.length;
     },
   };
+}
+
+/**
+ * Resolves once `counter` (`countExecutes`) has seen `count` commands. A command joins a request
+ * in flight, or is redirected, synchronously on arrival, so a test that releases an origin call
+ * after this knows every duplicate is already waiting on it. It polls: a promise resolved inside
+ * an object would resume the test in that object's I/O context, which the runtime forbids.
+ */
+export async function executesReached(
+  counter: { readonly count: number },
+  count: number,
+): Promise<void> {
+  await vi.waitFor(() => expect(counter.count).toBeGreaterThanOrEqual(count), {
+    timeout: 5_000,
+    interval: 2,
+  });
 }
 
 /** A fresh key per test: storage is shared by the tests of a file. */

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  DRAIN_MARGIN_MS,
   decideMapping,
+  isDrained,
+  migrationName,
   locateAddress,
   mappingName,
   mappingSettingsError,
@@ -32,6 +35,7 @@ const migrating: MappingState = {
   migrationStartedAt: T0,
   previousOnlySeenAt: T0,
   ttlMs: DAY,
+  drainedAt: null,
 };
 
 describe("the key mapping registry", () => {
@@ -106,7 +110,10 @@ describe("the key mapping registry", () => {
       ok: false,
       variable: "IDEMPOTENCY_SHARDS_PREVIOUS",
     });
-    expect(decideMapping(state, report, safeAt, HEARTBEAT)).toEqual({ ok: true, state: steady(B) });
+    expect(decideMapping(state, report, safeAt, HEARTBEAT)).toEqual({
+      ok: true,
+      state: { ...steady(B), drainedAt: null },
+    });
   });
 
   it("waits for the longest TTL any Worker reported, not the ending Worker's", () => {
@@ -123,6 +130,68 @@ describe("the key mapping registry", () => {
     expect(
       decideMapping(steady(B), { current: B, previous: A, ttlMs: DAY }, T0, HEARTBEAT).ok,
     ).toBe(true);
+  });
+
+  it("keeps the longest TTL ever reported for the mapping, so a migration that also lowers it waits for the old records", () => {
+    // Steady state under A: a Worker with a 7-day route reports; the registry keeps 7 days.
+    const seen = decideMapping(
+      steady(A),
+      { current: A, previous: null, ttlMs: 7 * DAY },
+      T0,
+      HEARTBEAT,
+    );
+    expect(seen).toMatchObject({ ok: true, state: { ttlMs: 7 * DAY } });
+    if (!seen.ok) throw new Error("accepted above");
+    // The migration's configuration dropped that route: it reports one day.
+    const started = decideMapping(
+      seen.state,
+      { current: B, previous: A, ttlMs: DAY },
+      T0,
+      HEARTBEAT,
+    );
+    expect(started).toMatchObject({ ok: true, state: { ttlMs: 7 * DAY } });
+    if (!started.ok) throw new Error("accepted above");
+    const ending = { current: B, previous: null, ttlMs: DAY };
+    // Records written under A with the 7-day TTL are live for a week: ending after a day would
+    // send their retries to objects that never saw them.
+    expect(decideMapping(started.state, ending, T0 + HEARTBEAT + DAY, HEARTBEAT).ok).toBe(false);
+    expect(decideMapping(started.state, ending, T0 + HEARTBEAT + 7 * DAY, HEARTBEAT).ok).toBe(true);
+  });
+
+  it("declares the migration drained once no old Worker was seen for a heartbeat and a margin, and refuses old Workers from then on", () => {
+    const next = { current: B, previous: A, ttlMs: DAY };
+    const old = { current: A, previous: null, ttlMs: DAY };
+    const due = T0 + HEARTBEAT + DRAIN_MARGIN_MS;
+    const early = decideMapping(migrating, next, due - 1, HEARTBEAT);
+    expect(early).toMatchObject({ ok: true, state: { drainedAt: null } });
+    const drained = decideMapping(migrating, next, due, HEARTBEAT);
+    expect(drained).toMatchObject({ ok: true, state: { drainedAt: due } });
+    if (!drained.ok) throw new Error("accepted above");
+    expect(decideMapping(migrating, old, due, HEARTBEAT).ok).toBe(true);
+    expect(decideMapping(drained.state, old, due + 1, HEARTBEAT)).toMatchObject({
+      ok: false,
+      variable: "IDEMPOTENCY_SHARDS_PREVIOUS",
+    });
+    // Drained stays drained, and the migration still ends one TTL after the last old Worker.
+    expect(decideMapping(drained.state, next, due + 1, HEARTBEAT)).toMatchObject({
+      ok: true,
+      state: { drainedAt: due },
+    });
+  });
+
+  it("calls a migration drained only for its own Workers, and a finished one drained for its stragglers", () => {
+    const next = { current: B, previous: A, ttlMs: DAY };
+    expect(isDrained({ ...migrating, drainedAt: T0 }, next)).toBe(true);
+    expect(isDrained(migrating, next)).toBe(false);
+    expect(
+      isDrained({ ...migrating, drainedAt: T0 }, { current: A, previous: null, ttlMs: DAY }),
+    ).toBe(false);
+    expect(
+      isDrained({ ...migrating, drainedAt: T0 }, { current: C, previous: A, ttlMs: DAY }),
+    ).toBe(false);
+    expect(isDrained(steady(B), next)).toBe(true);
+    expect(isDrained(steady(A), next)).toBe(false);
+    expect(migrationName(next)).toBe("v1/shards=4->v1/shards=8");
   });
 
   it("refuses a second migration while one is under way", () => {
@@ -257,8 +326,7 @@ describe("the key mapping's placement (location hint, jurisdiction)", () => {
       T0,
       HEARTBEAT,
     );
-    expect(started.ok).toBe(true);
-    if (!started.ok) return;
+    if (!started.ok) throw new Error("the migration must start");
     const early = decideMapping(
       started.state,
       { current: to, previous: null, ttlMs: DAY },
@@ -272,6 +340,6 @@ describe("the key mapping's placement (location hint, jurisdiction)", () => {
       T0 + HEARTBEAT + DAY,
       HEARTBEAT,
     );
-    expect(late).toEqual({ ok: true, state: steady(to) });
+    expect(late).toEqual({ ok: true, state: { ...steady(to), drainedAt: null } });
   });
 });
