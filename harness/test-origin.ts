@@ -17,6 +17,10 @@ import type { AddressInfo } from "node:net";
  * - `/bytes/<n>`: `n` deterministic pseudo-random bytes (application/octet-stream);
  * - `/redirect`: 302 with a Location;
  * - `/cookies`: 201 with two Set-Cookie fields;
+ * - `/cors` and `/cors/any`: an API that lets pages call it (CORS): `/cors` allows the page's own
+ *   `Origin` (reflected, with credentials, `Vary: Origin`), `/cors/any` allows `*`; both expose
+ *   `X-Charge`, answer a write 201 and a preflight (`OPTIONS`) 204 with its allowed methods and
+ *   headers;
  * - `/hop`: 201 with hop-by-hop fields (`Connection: x-hop-secret`, `X-Hop-Secret`, `Keep-Alive`);
  * - `/dedupe` and `/dedupe/<gate>`: a payment API that deduplicates on `Idempotency-Key`, as
  *   Stripe does: the first request with a key executes once (a charge) and its answer is kept;
@@ -271,6 +275,36 @@ export async function startTestOrigin(port = 0): Promise<TestOrigin> {
           "x-end-to-end": "kept",
         })
         .end("hop");
+    } else if (path === "/cors" || path === "/cors/any") {
+      const page = req.headers.origin;
+      const allow = path === "/cors/any" ? "*" : typeof page === "string" ? page : null;
+      const cors: Record<string, string> =
+        allow === null
+          ? {}
+          : { "access-control-allow-origin": allow, "access-control-expose-headers": "X-Charge" };
+      if (allow !== null && allow !== "*") {
+        cors["access-control-allow-credentials"] = "true";
+        cors.vary = "Origin";
+      }
+      if (req.method === "OPTIONS") {
+        res
+          .writeHead(204, {
+            ...cors,
+            "access-control-allow-methods": "POST",
+            "access-control-allow-headers": "authorization, content-type, idempotency-key",
+            "access-control-max-age": "600",
+          })
+          .end();
+      } else {
+        const charge = ++charges;
+        res
+          .writeHead(201, {
+            ...cors,
+            "content-type": "application/json",
+            "x-charge": String(charge),
+          })
+          .end(JSON.stringify({ charge }));
+      }
     } else if (path === "/cookies") {
       res
         .writeHead(201, { "set-cookie": ["a=1; Path=/", "b=2; Path=/"], "x-origin": "cookies" })

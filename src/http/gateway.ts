@@ -25,6 +25,7 @@ import { logRequest, type RequestLog, type WorkerOutcome } from "./log";
 import type { Metrics } from "./metrics";
 import { edgeReplays, type EdgeLookup } from "./edge-replays";
 import { passThrough } from "./pass-through";
+import { isPreflight, replayCors } from "./cors";
 
 /** What the gateway needs from its environment to handle a request. */
 export interface GatewayDeps {
@@ -49,7 +50,9 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   const settings = settingsFor(config, url.pathname);
   const source = settings.keySource;
   // A route whose key source is `none` has no key: like an uncovered method, proxied untouched.
-  if (!settings.methods.has(request.method) || source.kind === "none") {
+  // So is a CORS preflight, even where OPTIONS is covered: it asks the origin's permission and
+  // never carries the key (docs/adr/0012).
+  if (!settings.methods.has(request.method) || source.kind === "none" || isPreflight(request)) {
     return passThrough(request, config.originUrl, deps.hop);
   }
   const started = Date.now();
@@ -164,7 +167,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   const edgeMs = config.edgeReplaySeconds * 1000;
   const seen = edgeMs > 0 ? edgeReplays.lookup(identity, print, started) : null;
   if (seen !== null && seen.kind !== "miss") {
-    const response = toHttp(edgeReply(seen), settings.errorDialect);
+    const response = toHttp(edgeReply(seen), settings.errorDialect, request);
     report({
       outcome: seen.kind === "replay" ? "replayed" : "mismatch",
       keyHash: identity.slice(0, 32),
@@ -219,7 +222,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
       edgeReplays.remember(identity, print, { ...answer.response, body: body.slice() }, until);
     }
   }
-  const response = toHttp(answer, settings.errorDialect);
+  const response = toHttp(answer, settings.errorDialect, request);
   report({
     outcome: answer.outcome,
     keyHash: identity.slice(0, 32),
@@ -341,8 +344,16 @@ function edgeReply(seen: Exclude<EdgeLookup, { kind: "miss" }>): FinalReply {
   return { kind: "response", outcome: "replayed", replayed: true, response };
 }
 
-function toHttp(answer: Streamed<FinalReply>, dialect: ErrorDialect): Response {
-  if (answer.kind === "response") return toResponse(answer.response, answer.replayed);
+/**
+ * The HTTP answer to `request`. A replayed origin answer keeps its CORS headers only for the page
+ * they were made for (`cors.ts`, docs/adr/0012).
+ */
+function toHttp(answer: Streamed<FinalReply>, dialect: ErrorDialect, request: Request): Response {
+  if (answer.kind === "response") {
+    const response = toResponse(answer.response, answer.replayed);
+    if (answer.replayed) replayCors(response.headers, request.headers.get("origin"));
+    return response;
+  }
   return problemResponse(
     answer.problem,
     answer.replayed ? [[REPLAYED_HEADER, "true"]] : [],
