@@ -15,6 +15,9 @@ export type Parameters = ReadonlyMap<string, string>;
 /** `tchar` of RFC 9110 §5.6.2. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/;
 
+/** An unquoted parameter value: any bytes but whitespace, `;` and `"`. */
+const BARE_VALUE = /^[^\s;"]+/;
+
 /** A disposition type (a token) or a media type (`type "/" subtype`, RFC 9110 §8.3.1). */
 const HEAD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:\/[!#$%&'*+.^_`|~0-9A-Za-z-]+)?/;
 
@@ -55,7 +58,7 @@ export function parseParameterized(text: string): { value: string; parameters: P
       value = rest.slice(1, end);
       rest = rest.slice(end + 1);
     } else {
-      const bare = /^[^\s;"]+/.exec(rest);
+      const bare = BARE_VALUE.exec(rest);
       if (bare === null) return null;
       value = bare[0];
       rest = rest.slice(value.length);
@@ -79,5 +82,7 @@ function closingQuote(text: string): number {
 
 /** Removes optional whitespace (SP, HTAB: RFC 9110 §5.6.3) at the start. */
 function trimOws(text: string): string {
-  return text.replace(/^[ \t]+/, "");
+  return text.replace(LEADING_OWS, "");
 }
+
+const LEADING_OWS = /^[ \t]+/;

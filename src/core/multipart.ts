@@ -88,8 +88,8 @@ export function parseMultipart(body: Uint8Array, contentType: string): Multipart
   if (!found.ok) return found;
   const dash = bytesOf(`--${found.boundary}`);
   // RFC 2046 §5.1.1: a delimiter is CRLF "--" boundary; the first may open the body itself.
-  const delimiter = bytesOf(`\r\n--${found.boundary}`);
-  let at = startsWith(body, dash, 0) ? 0 : indexOf(body, delimiter, 0);
+  const nextDelimiter = finder(bytesOf(`\r\n--${found.boundary}`));
+  let at = startsWith(body, dash, 0) ? 0 : nextDelimiter(body, 0);
   if (at === -1) return { ok: false, reason: "it has no delimiter line with its boundary" };
   if (at > 0) at += 2;
   const parts: FormDataPart[] = [];
@@ -102,7 +102,7 @@ export function parseMultipart(body: Uint8Array, contentType: string): Multipart
       return { ok: false, reason: "a delimiter line does not end in CRLF" };
     }
     const start = next + 2;
-    const end = indexOf(body, delimiter, start);
+    const end = nextDelimiter(body, start);
     if (end === -1) return { ok: false, reason: "it has no closing delimiter" };
     if (parts.length === MAX_MULTIPART_PARTS) {
       return { ok: false, reason: `it has more than ${MAX_MULTIPART_PARTS} parts` };
@@ -119,7 +119,7 @@ function readPart(
   bytes: Uint8Array,
 ): { ok: true; part: FormDataPart } | { ok: false; reason: string } {
   // No header fields: the part starts with its empty line (refused below: it has no name).
-  const headerEnd = startsWith(bytes, CRLF, 0) ? -2 : indexOf(bytes, CRLF_CRLF, 0);
+  const headerEnd = startsWith(bytes, CRLF, 0) ? -2 : headerSectionEnd(bytes, 0);
   if (headerEnd === -1) return { ok: false, reason: "a part's header section does not end" };
   const section = headerEnd <= 0 ? "" : latin1(bytes.subarray(0, headerEnd));
   const content = bytes.subarray(headerEnd + 4);
@@ -129,10 +129,10 @@ function readPart(
     const colon = line.indexOf(":");
     const name = line.slice(0, colon);
     // Folded lines (obs-fold) and lines without a field name are not a header section.
-    if (colon <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+    if (colon <= 0 || !FIELD_NAME.test(name)) {
       return { ok: false, reason: "a part has a header line that does not parse" };
     }
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+    const value = line.slice(colon + 1).replace(OWS_AROUND, "");
     switch (name.toLowerCase()) {
       case "content-disposition":
         if (disposition !== undefined) return twice("Content-Disposition");
@@ -180,7 +180,11 @@ function twice(field: string): { ok: false; reason: string } {
 }
 
 const CRLF = Uint8Array.of(CR, LF);
-const CRLF_CRLF = Uint8Array.of(CR, LF, CR, LF);
+/** A field name: a token (RFC 9110 §5.1). */
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Optional whitespace around a field value (RFC 9110 §5.5). */
+const OWS_AROUND = /^[ \t]+|[ \t]+$/g;
+const headerSectionEnd = finder(Uint8Array.of(CR, LF, CR, LF));
 
 /** Text whose characters are all below 256 as one byte each (the inverse of `latin1`). */
 function bytesOf(text: string): Uint8Array {
@@ -189,13 +193,20 @@ function bytesOf(text: string): Uint8Array {
   return out;
 }
 
+const ascii = new TextDecoder();
+
 /**
  * Bytes as a string of one character per byte. Not `TextDecoder("latin1")`, which the Encoding
  * Standard maps to windows-1252 (0x80–0x9F become other characters).
  */
 function latin1(bytes: Uint8Array): string {
+  // Most header sections are ASCII, which every decoder reads one character per byte.
+  if (bytes.every((byte) => byte < 0x80)) return ascii.decode(bytes);
   let text = "";
-  for (const byte of bytes) text += String.fromCharCode(byte);
+  // In slices: `apply` passes each byte as an argument, and engines cap the argument count.
+  for (let at = 0; at < bytes.length; at += 8192) {
+    text += String.fromCharCode.apply(null, Array.from(bytes.subarray(at, at + 8192)));
+  }
   return text;
 }
 
@@ -205,11 +216,27 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array, at: number): boolean 
   return true;
 }
 
-/** The first index at or after `from` where `needle` occurs in `bytes`, or -1. */
-function indexOf(bytes: Uint8Array, needle: Uint8Array, from: number): number {
-  const first = needle[0] as number;
-  for (let i = bytes.indexOf(first, from); i !== -1; i = bytes.indexOf(first, i + 1)) {
-    if (startsWith(bytes, needle, i)) return i;
-  }
-  return -1;
+/**
+ * A search for `needle` (Boyer–Moore–Horspool): it compares the last byte of each window first and
+ * skips ahead by up to the needle's length, so a delimiter of some 40 bytes is found in a large
+ * part after reading a small share of it, and a form of many small parts costs no call per CR.
+ *
+ * @returns the first index at or after `from` where `needle` occurs in `bytes`, or -1
+ */
+function finder(needle: Uint8Array): (bytes: Uint8Array, from: number) => number {
+  const last = needle.length - 1;
+  const shift = new Uint8Array(256).fill(Math.min(needle.length, 255));
+  for (let i = 0; i < last; i++) shift[needle[i] as number] = Math.min(last - i, 255);
+  return function find(bytes, from) {
+    for (
+      let at = from;
+      at + last < bytes.length;
+      at += shift[bytes[at + last] as number] as number
+    ) {
+      let j = last;
+      while (j >= 0 && bytes[at + j] === needle[j]) j--;
+      if (j < 0) return at;
+    }
+    return -1;
+  };
 }

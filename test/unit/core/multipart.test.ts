@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   formBoundary,
@@ -126,6 +127,54 @@ describe("parseMultipart", () => {
     expect(over).toEqual({ ok: false, reason: `it has more than ${MAX_MULTIPART_PARTS} parts` });
   });
 });
+
+describe("parseMultipart over generated forms", () => {
+  const boundary = "Xy-0123";
+  const delimiter = `\r\n--${boundary}`;
+  /** Bytes rich in CR, LF, "-" and the boundary's letters: near-delimiters everywhere. */
+  const tricky = fc
+    .array(fc.constantFrom(13, 10, 45, 88, 121, 48, 49, 50, 51, 0, 255), { maxLength: 200 })
+    .map((bytes) => Uint8Array.from(bytes));
+  const part = fc.record({
+    name: fc.stringMatching(/^[a-z_]{1,8}$/),
+    filename: fc.option(fc.stringMatching(/^[a-z.]{0,8}$/), { nil: null }),
+    content: tricky,
+  });
+
+  it("reads back the parts of any form it is given, whatever their bytes (property)", () => {
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 6 }), (parts) => {
+        const pieces: Uint8Array[] = [];
+        for (const p of parts) {
+          const file = p.filename === null ? "" : `; filename="${p.filename}"`;
+          const head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"${file}\r\n\r\n`;
+          pieces.push(encoder.encode(head), p.content, encoder.encode("\r\n"));
+        }
+        pieces.push(encoder.encode(`--${boundary}--`));
+        const body = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+        let at = 0;
+        for (const p of pieces) {
+          body.set(p, at);
+          at += p.length;
+        }
+        // A content that holds the delimiter (or runs into it) is not a form of these parts.
+        fc.pre(parts.every((p) => !latin(p.content).includes(delimiter.slice(0, -1))));
+        fc.pre(parts.every((p) => !latin(Uint8Array.of(...p.content, 13, 10)).includes(delimiter)));
+        const result = parseMultipart(body, `multipart/form-data; boundary=${boundary}`);
+        expect(result.ok).toBe(true);
+        if (!result.ok) return;
+        expect(
+          result.parts.map((p) => [latin(p.name), p.filename && latin(p.filename), p.content]),
+        ).toEqual(parts.map((p) => [p.name, p.filename, p.content]));
+      }),
+    );
+  });
+});
+
+/** Bytes as one character each, to search them as text. */
+function latin(bytes: Uint8Array): string {
+  return String.fromCharCode(...bytes);
+}
 
 describe("formBoundary", () => {
   it("reads the boundary whatever the parameter's case, quoting or neighbours", () => {
