@@ -28,6 +28,13 @@ import { defineConfig } from "vitest/config";
 const ORIGIN_WORKER = "payments-origin-worker";
 
 /**
+ * The workerd projects' `KEY_HASH_SECRET` (a wrangler secret in a deployment): log lines and the
+ * admin API carry keyed key hashes, as a deployment's do. A test of a Worker without it
+ * overrides it per call.
+ */
+const KEY_HASH_SECRET = "test-key-hash-secret-0123456789abcdef0123";
+
+/**
  * A project whose tests run inside workerd with the project's `wrangler.toml` and the coordinator
  * class in the same Worker, against the loopback origin `test/support/global-setup.ts` starts;
  * `miniflare` adds to its environment.
@@ -43,7 +50,12 @@ function workersProject(
         main: "./test/support/single-worker.ts",
         remoteBindings: false,
         miniflare: {
-          bindings: { ORIGIN_URL: inject<string>("originUrl") },
+          bindings: {
+            ORIGIN_URL: inject<string>("originUrl"),
+            KEY_HASH_SECRET,
+            // How many orders the model-based test runs (test/unit/model): more on demand.
+            MODEL_RUNS: process.env.MODEL_RUNS ?? "",
+          },
           durableObjects: {
             COORDINATOR: { className: "IdempotencyCoordinator", useSQLite: true },
           },

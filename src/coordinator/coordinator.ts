@@ -15,7 +15,8 @@ import {
   RECORDS_BY_STATE,
   addMissingColumns,
   endedLeases,
-  identitiesStartingWith,
+  identitiesByKeyHash,
+  storedKeyHash,
   pageOfRecords,
 } from "./record-queries";
 import {
@@ -244,6 +245,7 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
       detail: row.detail,
       resolvedAt: row.resolvedAt,
       reforwardedAt: row.reforwardedAt,
+      keyHash: storedKeyHash(this.ctx.storage.sql, identity),
     };
   }
 
@@ -261,11 +263,11 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
   }
 
   /**
-   * The identities of this object's live records whose identity starts with `keyHash`: none, the
-   * one, or two when the prefix is ambiguous (README, "Reconciling an unknown outcome").
+   * The identities of this object's live records whose key hash is `keyHash`: none, the one, or
+   * two when the hash is ambiguous (docs/operations.md, "Reconciling an unknown outcome").
    */
   findByKeyHash(keyHash: string): string[] {
-    return identitiesStartingWith(this.ctx.storage.sql, keyHash, Date.now(), 2);
+    return identitiesByKeyHash(this.ctx.storage.sql, keyHash, Date.now(), 2);
   }
 
   /**
@@ -442,7 +444,7 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
     // Synchronous: no other event can interleave between the read in `execute` and this claim.
     const insert = () =>
       sql.exec(
-        "INSERT INTO records (identity, fingerprint, state, created_at, expires_at, lease_until, method, path) VALUES (?, ?, 'in_flight', ?, ?, ?, ?, ?)",
+        "INSERT INTO records (identity, fingerprint, state, created_at, expires_at, lease_until, method, path, key_hash) VALUES (?, ?, 'in_flight', ?, ?, ?, ?, ?, ?)",
         identity,
         fingerprint,
         record.createdAt,
@@ -450,6 +452,7 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
         record.leaseUntil,
         command.request.method,
         command.path ?? null,
+        command.keyHash ?? null,
       );
     try {
       // Replacing an expired record takes two statements, which must commit together; a new key
@@ -634,9 +637,12 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
     }
     const answered = reforwarded ? "reforwarded" : "forwarded";
     if (policy.retryStatuses.includes(response.status)) {
-      // The origin asked for a retry: nothing happened there that a retry could duplicate.
-      this.#delete(identity);
-      return { ...base, outcome: "released" };
+      // The origin asked for a retry: nothing happened there that a retry could duplicate — of
+      // this call. A re-forward's retry status says nothing of the first attempt, which may have
+      // executed: the record stays unknown (re-forwardable inside the origin's window only), or
+      // a later retry, past the window, would be forwarded as new (docs/adr/0011).
+      this.#unsent(identity, unknownDetail);
+      return { ...base, outcome: reforwarded ? "reforwarded" : "released" };
     }
     const headers = encodeHeaders(response.headers);
     if (headers.length > MAX_STORED_HEADER_BYTES) {

@@ -94,12 +94,19 @@ export function movedTo(
       now,
     )
     .toArray()[0];
-  if (row === undefined) return null;
-  if (row.migration !== null && !applies(scope, row.migration)) return null;
+  if (row === undefined || !markerApplies(scope, row.migration)) return null;
   return { destination: row.destination, migration: row.migration };
 }
 
-function applies(scope: MarkerScope, migration: string): boolean {
+/**
+ * Whether a command of `scope` follows a marker written by `migration` (`null`: a marker written
+ * before markers named their migration, which every command but a redirected one follows).
+ *
+ * @example
+ * markerApplies({ follows: "from", mapping: "v1/shards=4" }, "v1/shards=4->v1/shards=8"); // true
+ */
+export function markerApplies(scope: MarkerScope, migration: string | null): boolean {
+  if (migration === null) return scope.follows !== "none";
   switch (scope.follows) {
     case "any":
       return true;

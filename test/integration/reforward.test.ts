@@ -154,6 +154,26 @@ describe("an unknown outcome under reforward", () => {
     expect(await originRequests(key)).toHaveLength(1);
   });
 
+  it("keeps the record unknown when the origin answers the re-forward with a retry status: past the window a retry gets 504, never a second charge", async () => {
+    const key = newKey();
+    const gate = newKey();
+    // The first attempt waits at the gate past the gateway's deadline; once the gate is open,
+    // the origin answers 503 (a retry status) to the re-forward.
+    const path = `/gate/${gate}/status/503`;
+    await timedOut(path, key, REFORWARD);
+    await releaseGate(gate);
+    const busy = await post(path, key, { vars: REFORWARD });
+    expect(busy.status).toBe(503);
+    // The 503 tells nothing of the first attempt, which may have executed: not released.
+    expect((await lookup(key)).state).toBe("unknown");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + ORIGIN_KEY_SECONDS * 1000);
+    const late = await post(path, key, { vars: REFORWARD });
+    expect(late.status).toBe(504);
+    expect((await problemOf(late)).code).toBe("origin-outcome-unknown");
+    expect(await originRequests(key)).toHaveLength(2);
+  });
+
   it("answers 504 once a re-forward could end past the origin's key window, and does NOT forward", async () => {
     const key = newKey();
     const gate = newKey();
