@@ -6,6 +6,11 @@
 export type GatewayEnv = Env & {
   /** `wrangler secret put ADMIN_TOKEN`: enables the admin key endpoints. */
   ADMIN_TOKEN?: string;
+  /**
+   * `wrangler secret put KEY_HASH_SECRET`: keys the key hash of log lines and of the admin API
+   * (src/core/key-hash.ts). Without it log lines carry no key hash and the admin API is off.
+   */
+  KEY_HASH_SECRET?: string;
   /** An `analytics_engine_datasets` binding: enables metrics. */
   METRICS?: AnalyticsEngineDataset;
   /**

@@ -12,6 +12,11 @@ import type { RecordPosition } from "../core/record-page";
 export interface RecordSummary {
   /** The key identity (the Worker shows only its key hash). */
   identity: string;
+  /**
+   * The key hash its claim was logged with; `null` for records claimed without one (older
+   * versions, or no `KEY_HASH_SECRET`). Absent from older objects.
+   */
+  keyHash?: string | null;
   state: RecordState;
   /** The request's method and path (no query): `null` for records claimed before they were kept. */
   method: string | null;

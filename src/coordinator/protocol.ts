@@ -49,6 +49,12 @@ export function policyOf(
 export interface ExecuteCommand {
   /** SHA-256 (hex) of scope values and key: the key's name everywhere. */
   identity: string;
+  /**
+   * The keyed key hash the Worker logs for this key (src/core/key-hash.ts), kept with a record
+   * it claims so that an operator finds the record by it. Absent without `KEY_HASH_SECRET`, and
+   * from older Workers.
+   */
+  keyHash?: string;
   /** SHA-256 (hex) of method, path, query and body. */
   fingerprint: string;
   request: OriginRequest;
@@ -179,6 +185,8 @@ export interface RecordView {
   resolvedAt?: number | null;
   /** When the record was last forwarded again after an unknown outcome (docs/adr/0011). */
   reforwardedAt?: number | null;
+  /** The key hash its claim was logged with; `null` if it has none (`RecordSummary.keyHash`). */
+  keyHash?: string | null;
   /** The stored answer, only when asked for (`includeResponse`) and completed. */
   response?: StoredResponse;
 }

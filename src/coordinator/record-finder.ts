@@ -132,12 +132,13 @@ export type KeyHashMatch =
   | { kind: "unsupported" };
 
 /**
- * The record whose identity starts with `keyHash`. The hash addresses the object as the identity
- * would: `objectAddress` reads only the first 8 hex digits, which the key hash keeps. During a
- * migration the previous mapping's object is asked too, and it comes first, as it arbitrates.
+ * The record whose key hash is `keyHash`. A keyed hash says nothing of the identity, so nothing
+ * of the object either: every object of the mapping(s) in use is asked, `READS_AT_ONCE` at a
+ * time (each a subrequest of the admin call), and each answers from its `key_hash` index. During
+ * a migration the previous mapping's objects come first, as they arbitrate.
  *
  * @example
- * const match = await findByKeyHash(env.COORDINATOR, config, "3f2a…");
+ * const match = await findByKeyHash(env.COORDINATOR, config, "9c41…");
  * if (match.kind === "found") await match.stub.lookup(match.identity);
  */
 export async function findByKeyHash(
@@ -145,16 +146,20 @@ export async function findByKeyHash(
   settings: MappingSettings,
   keyHash: string,
 ): Promise<KeyHashMatch> {
-  const mappings = mappingsInUse(settings);
-  if (mappings === null) return { kind: "unsupported" };
-  const found = await Promise.all(
-    mappings.map(async (mapping) => {
-      const stub = stubAt(namespace, objectAddress(keyHash, mapping));
-      const identities = await stub.findByKeyHash(keyHash);
-      return identities.map((identity) => ({ identity, stub }));
-    }),
-  );
-  const matches = found.flat();
+  const objects = recordObjects(settings);
+  if (objects === null) return { kind: "unsupported" };
+  const matches: { identity: string; stub: Stub }[] = [];
+  const { addresses } = objects;
+  for (let start = 0; start < addresses.length; start += READS_AT_ONCE) {
+    const found = await Promise.all(
+      addresses.slice(start, start + READS_AT_ONCE).map(async (address) => {
+        const stub = stubAt(namespace, address);
+        const identities = await stub.findByKeyHash(keyHash);
+        return identities.map((identity) => ({ identity, stub }));
+      }),
+    );
+    matches.push(...found.flat());
+  }
   const first = matches[0];
   if (first === undefined) return { kind: "absent" };
   if (matches.some((match) => match.identity !== first.identity)) return { kind: "ambiguous" };

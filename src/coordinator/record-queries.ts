@@ -17,7 +17,15 @@ const ADDED_COLUMNS: readonly (readonly [name: string, type: string])[] = [
   ["path", "TEXT"],
   ["resolved_at", "INTEGER"],
   ["reforwarded_at", "INTEGER"],
+  // The keyed key hash its claim was logged with (src/core/key-hash.ts).
+  ["key_hash", "TEXT"],
 ];
+
+/**
+ * Finds a record by the key hash of its log line. Created after the columns are added: it names
+ * `key_hash`, which an older table lacks until then.
+ */
+const RECORDS_BY_KEY_HASH = "CREATE INDEX IF NOT EXISTS records_by_key_hash ON records (key_hash)";
 
 /**
  * Serves listings by state, newest first, without reading the other states' rows or sorting. It
@@ -44,6 +52,7 @@ export function addMissingColumns(sql: SqlStorage): void {
   for (const [name, type] of ADDED_COLUMNS) {
     if (!present.has(name)) sql.exec(`ALTER TABLE records ADD COLUMN ${name} ${type}`);
   }
+  sql.exec(RECORDS_BY_KEY_HASH);
 }
 
 /** Larger than any identity: every identity sorts below it, as hex digits sort below "g". */
@@ -53,7 +62,7 @@ const ABOVE_ALL = "g";
  * One state's newest live records below a position: parameters state, position (created_at,
  * identity), now, limit. SQLite reads it as a search of `records_by_state` from the position down.
  */
-export const PAGE_OF_STATE = `SELECT identity, state, method, path, created_at, expires_at, status, detail FROM records
+export const PAGE_OF_STATE = `SELECT identity, key_hash, state, method, path, created_at, expires_at, status, detail FROM records
 WHERE state = ? AND (created_at, identity) < (?, ?) AND expires_at > ?
 ORDER BY created_at DESC, identity DESC LIMIT ?`;
 
@@ -74,26 +83,43 @@ export function pageOfRecords(sql: SqlStorage, query: PageQuery, now: number): R
 }
 
 /**
- * The identities of live records that start with `prefix` (a key hash), at most `limit`: one is
- * the record, two mean the prefix is ambiguous. A range on the primary key, so it reads only
- * matching rows.
+ * The identities of live records whose key hash is `keyHash`, at most `limit`: one is the
+ * record, two mean the hash is ambiguous. A record claimed without a key hash (by a version
+ * before keyed hashes, or with no secret set) is found by the hash those versions logged, its
+ * identity's prefix (`legacyKeyHash`), so its old log lines still lead to it.
  */
-export function identitiesStartingWith(
+export function identitiesByKeyHash(
   sql: SqlStorage,
-  prefix: string,
+  keyHash: string,
   now: number,
   limit: number,
 ): string[] {
-  return sql
+  const keyed = sql
     .exec<{ identity: string }>(
-      "SELECT identity FROM records WHERE identity >= ? AND identity < ? AND expires_at > ? LIMIT ?",
-      prefix,
-      prefix + ABOVE_ALL,
+      "SELECT identity FROM records WHERE key_hash = ? AND expires_at > ? LIMIT ?",
+      keyHash,
       now,
       limit,
     )
-    .toArray()
-    .map((row) => row.identity);
+    .toArray();
+  const legacy = sql
+    .exec<{ identity: string }>(
+      "SELECT identity FROM records WHERE identity >= ? AND identity < ? AND key_hash IS NULL AND expires_at > ? LIMIT ?",
+      keyHash,
+      keyHash + ABOVE_ALL,
+      now,
+      limit,
+    )
+    .toArray();
+  return [...keyed, ...legacy].slice(0, limit).map((row) => row.identity);
+}
+
+/** The key hash a record was claimed with; `null` if it has none (or no record). */
+export function storedKeyHash(sql: SqlStorage, identity: string): string | null {
+  const row = sql
+    .exec<{ key_hash: string | null }>("SELECT key_hash FROM records WHERE identity = ?", identity)
+    .toArray()[0];
+  return row?.key_hash ?? null;
 }
 
 /** In-flight records whose lease has ended: orphaned, unless this instance still holds them. */
@@ -109,6 +135,7 @@ export function endedLeases(sql: SqlStorage, now: number): string[] {
 
 type SummaryRow = {
   identity: string;
+  key_hash: string | null;
   state: RecordState;
   method: string | null;
   path: string | null;
@@ -121,6 +148,7 @@ type SummaryRow = {
 function summaryOf(row: SummaryRow): RecordSummary {
   return {
     identity: row.identity,
+    keyHash: row.key_hash,
     state: row.state,
     method: row.method,
     path: row.path,

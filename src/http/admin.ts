@@ -15,7 +15,8 @@ import type { Config, ConfigResult } from "../config/config";
 import { settingsFor } from "../config/routes";
 import type { GatewayEnv } from "../env";
 import { readBounded } from "../core/bounded-body";
-import { keyHashOf } from "../core/key-hash";
+import { KEY_HASH_SECRET, legacyKeyHash } from "../core/key-hash";
+import { keyHashingFor } from "./key-hashing";
 import { keyIdentity } from "../core/key-identity";
 import { encodeCursor } from "../core/record-page";
 import { recordHolder } from "../coordinator/locate";
@@ -42,6 +43,8 @@ type Stub = DurableObjectStub<IdempotencyCoordinator>;
 /** An authorised admin call: the configuration, who made it, and how to record what came of it. */
 interface Call {
   config: Config;
+  /** The keyed key hash of an identity, as the Worker logs it (`KEY_HASH_SECRET`). */
+  keyHash(identity: string): Promise<string>;
   /** Logs and counts the outcome (with the operator's actor hash), and answers `response`. */
   finish(response: Response, line: Omit<AdminAudit, "action" | "status" | "actor">): Response;
 }
@@ -128,7 +131,9 @@ export function adminRoutes(): Hono<AdminEnv> {
     const found = await locate(c, call.config, request.value.target);
     if (found.kind === "refused") return call.finish(found.response, { result: found.result });
     const { identity, stub } = found;
-    const keyHash = keyHashOf(identity);
+    // The hash the operator named, or the one this key's requests are logged with now.
+    const { target } = request.value;
+    const keyHash = target.by === "keyHash" ? target.keyHash : await call.keyHash(identity);
 
     if (action === "lookup") {
       // RPC's declared return types widen tuples ([name, value] becomes string[]); the value is
@@ -175,7 +180,8 @@ async function resolve(c: AdminContext, call: Call, body: unknown): Promise<Resp
   const found = await locate(c, call.config, request.value.target);
   if (found.kind === "refused") return call.finish(found.response, { result: found.result });
   const { identity, stub } = found;
-  const keyHash = keyHashOf(identity);
+  const { target } = request.value;
+  const keyHash = target.by === "keyHash" ? target.keyHash : await call.keyHash(identity);
   const current = await stub.lookup(identity);
   if (current === null) return call.finish(keyNotFound(), { result: "not-found", keyHash });
   const { response } = request.value;
@@ -238,11 +244,25 @@ async function authorize(c: AdminContext, action: Action): Promise<Call | Respon
     audit({ action, result: "unauthorized", status: response.status }, metrics);
     return response;
   }
+  // Without a key hash secret the admin API could name records only by unkeyed hashes, which
+  // anyone who reads its audit lines could check a guessed key against: it refuses to run, as
+  // for a weak token. The payment path is not affected (docs/operations.md).
+  const hashing = keyHashingFor(c.env);
+  if (hashing.kind === "off") {
+    const response = problemResponse({
+      code: "invalid-configuration",
+      variable: KEY_HASH_SECRET,
+      detail: `${hashing.detail}; the admin API is off until it is set (\`wrangler secret put ${KEY_HASH_SECRET}\`)`,
+    });
+    audit({ action, result: "no-key-hash-secret", status: response.status }, metrics);
+    return response;
+  }
   const result = c.get("configResult");
   if (!result.ok) return problemResponse({ code: "invalid-configuration", ...result.error });
   const actor = await actorOf(token);
   return {
     config: result.config,
+    keyHash: hashing.hash,
     finish(response, line) {
       audit({ action, status: response.status, actor, ...line }, metrics);
       return response;
@@ -322,7 +342,8 @@ function adminToken(c: AdminContext): string | null {
 /** A record as listed: the fields the README names, and never a body, header or credential. */
 function summaryJson(record: RecordSummary): Record<string, unknown> {
   return {
-    keyHash: keyHashOf(record.identity),
+    // The hash its claim was logged with; the identity's prefix for records claimed without one.
+    keyHash: record.keyHash ?? legacyKeyHash(record.identity),
     state: record.state,
     method: record.method,
     path: record.path,
@@ -337,7 +358,7 @@ function summaryJson(record: RecordSummary): Record<string, unknown> {
 function viewJson(identity: string, view: RecordView): Record<string, unknown> {
   const { response } = view;
   return {
-    keyHash: keyHashOf(identity),
+    keyHash: view.keyHash ?? legacyKeyHash(identity),
     state: view.state,
     fingerprint: view.fingerprint,
     method: view.method ?? null,

@@ -4,6 +4,7 @@ import { configFor, type ConfigResult } from "../config/config";
 import { invalidConfiguration } from "./config-problem";
 import type { GatewayEnv } from "../env";
 import { handleApiRequest } from "./gateway";
+import { keyHashingFor } from "./key-hashing";
 import { metricsFor } from "./metrics";
 import { problemResponse } from "../core/problems";
 import { HOP_HEADER } from "../core/header-names";
@@ -41,6 +42,7 @@ export function createApp(): Hono<AppEnv> {
     return handleApiRequest(c.req.raw, {
       config: result.config,
       metrics: metricsFor(c.env.METRICS),
+      keyHashing: keyHashingFor(c.env),
       coordinators: c.env.COORDINATOR,
       hop,
       waitUntil: (promise) => c.executionCtx.waitUntil(promise),

@@ -14,6 +14,7 @@ import { readBounded } from "../core/bounded-body";
 import { comparedBody, fingerprintOf } from "../core/fingerprint";
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from "../core/header-names";
 import type { KeyParseResult } from "../core/idempotency-key";
+import type { KeyHashing } from "../core/key-hash";
 import { keyIdentity, unreadableScopeHeader } from "../core/key-identity";
 import { describeKeySource, keyFromHeader, keyFromJson, type KeySource } from "../core/key-source";
 import { originHeaders, originTarget } from "../core/origin-request";
@@ -31,6 +32,8 @@ import { isPreflight, replayCors } from "./cors";
 export interface GatewayDeps {
   config: Config;
   metrics: Metrics;
+  /** How key identities become the key hashes of log lines (`KEY_HASH_SECRET`). */
+  keyHashing: KeyHashing;
   coordinators: DurableObjectNamespace<IdempotencyCoordinator>;
   /** This deployment's hop marker value (`hop.ts`). */
   hop: string;
@@ -61,11 +64,11 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     if (config.requestLogs) logRequest(line);
     deps.metrics.count(line);
   };
-  const refuse = (outcome: RefusalOutcome, problem: GatewayProblem, identity?: string) => {
+  const refuse = (outcome: RefusalOutcome, problem: GatewayProblem, keyHash?: string) => {
     const response = problemResponse(problem, [], settings.errorDialect);
     report({
       outcome,
-      ...(identity === undefined ? {} : { keyHash: identity.slice(0, 32) }),
+      ...(keyHash === undefined ? {} : { keyHash }),
       method,
       status: response.status,
       gatewayMs: Date.now() - started,
@@ -164,13 +167,16 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
       comparedBody(settings.fingerprintMode, body),
     ),
   ]);
+  // No secret, no key hash: never a weaker, unkeyed one in its place (src/core/key-hash.ts).
+  const logged =
+    deps.keyHashing.kind === "keyed" ? { keyHash: await deps.keyHashing.hash(identity) } : {};
   const edgeMs = config.edgeReplaySeconds * 1000;
   const seen = edgeMs > 0 ? edgeReplays.lookup(identity, print, started) : null;
   if (seen !== null && seen.kind !== "miss") {
     const response = toHttp(edgeReply(seen), settings.errorDialect, request);
     report({
       outcome: seen.kind === "replay" ? "replayed" : "mismatch",
-      keyHash: identity.slice(0, 32),
+      ...logged,
       method,
       status: response.status,
       gatewayMs: Date.now() - started,
@@ -181,6 +187,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   // Built only now: a replay at the edge needs none of it.
   const command: ExecuteCommand = {
     identity,
+    ...logged,
     fingerprint: print,
     request: {
       url: originTarget(config.originUrl, url),
@@ -212,7 +219,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
       code: "origin-outcome-unknown",
       detail: `The gateway's coordinator did not answer within ${deadlineMs} ms; a retry with the same key gets the outcome once it is known.`,
     };
-    return refuse("coordinator-timeout", problem, identity);
+    return refuse("coordinator-timeout", problem, logged.keyHash);
   }
   if (edgeMs > 0 && answer.kind === "response" && answer.storedUntil !== undefined) {
     const { body } = answer.response;
@@ -225,7 +232,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   const response = toHttp(answer, settings.errorDialect, request);
   report({
     outcome: answer.outcome,
-    keyHash: identity.slice(0, 32),
+    ...logged,
     method,
     status: response.status,
     ...(answer.kind === "problem" && answer.problem.code === "gateway-busy"

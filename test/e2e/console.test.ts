@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WranglerDev } from "../../harness/wrangler-dev.ts";
 import { startTestOrigin, type TestOrigin } from "../../harness/test-origin";
 import { keyIdentity } from "../../src/core/key-identity";
-import { send, startGateway } from "./harness";
+import { keyHashOf } from "../../src/core/key-hash";
+import { E2E_KEY_HASH_SECRET, send, startGateway } from "./harness";
 
 /**
  * The operator console in a real browser: Playwright (`playwright-core`, which downloads no
@@ -36,20 +37,20 @@ let gateway: WranglerDev;
 let browser: BrowserContext;
 let profile: string;
 
-async function keyHashOf(key: string): Promise<string> {
+async function keyHashOfKey(key: string): Promise<string> {
   const identity = await keyIdentity(
     ["authorization"],
     (name) => (name === "authorization" ? CREDENTIAL : null),
     key,
   );
-  return identity.slice(0, 32);
+  return keyHashOf(identity, E2E_KEY_HASH_SECRET);
 }
 
 /** A key whose request timed out at the origin: its record is `unknown`. */
 async function unknownKey(originPath = "/hang"): Promise<{ key: string; keyHash: string }> {
   const key = randomUUID();
   expect((await send(gateway, originPath, { key })).status).toBe(504);
-  return { key, keyHash: await keyHashOf(key) };
+  return { key, keyHash: await keyHashOfKey(key) };
 }
 
 function lookup(keyHash: string): Promise<Response> {

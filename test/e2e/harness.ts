@@ -16,8 +16,14 @@ import {
  */
 
 /**
- * Starts the gateway in front of `originUrl` with extra `vars`: its two Workers, the gateway and
- * the coordinator Worker, in one session. Without `persistTo`, each gateway gets a state folder of
+ * The `KEY_HASH_SECRET` every gateway started here has unless `vars` say otherwise: its log lines
+ * and admin API carry keyed key hashes, as a deployment's do (src/core/key-hash.ts).
+ */
+export const E2E_KEY_HASH_SECRET = "e2e-key-hash-secret-0123456789abcdef01234";
+
+/**
+ * Starts the gateway in front of `originUrl` with extra `vars` (over `KEY_HASH_SECRET` set to
+ * `E2E_KEY_HASH_SECRET`): its two Workers, the gateway and the coordinator Worker, in one session. Without `persistTo`, each gateway gets a state folder of
  * its own (removed when it stops): processes sharing wrangler's default `.wrangler/state` would
  * share Durable Object databases and fail on SQLite locks.
  */
@@ -28,7 +34,7 @@ export async function startGateway(
 ): Promise<WranglerDev> {
   const own = persistTo === undefined ? mkdtempSync(path.join(tmpdir(), "idem-e2e-")) : null;
   const dev = await startWranglerDev({
-    vars: { ORIGIN_URL: originUrl, ...vars },
+    vars: { ORIGIN_URL: originUrl, KEY_HASH_SECRET: E2E_KEY_HASH_SECRET, ...vars },
     persistTo: persistTo ?? (own as string),
   }).catch((error: unknown) => {
     if (own !== null) rmSync(own, { recursive: true, force: true });

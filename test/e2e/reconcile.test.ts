@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WranglerDev } from "../../harness/wrangler-dev.ts";
 import { startTestOrigin, type TestOrigin } from "../../harness/test-origin";
 import { keyIdentity } from "../../src/core/key-identity";
-import { problemOf, send, startGateway } from "./harness";
+import { keyHashOf } from "../../src/core/key-hash";
+import { E2E_KEY_HASH_SECRET, problemOf, send, startGateway } from "./harness";
 
 /**
  * Reconciling an unknown outcome over real HTTP against `wrangler dev` (README, "Reconciling an
@@ -61,7 +62,9 @@ describe("reconciling an unknown outcome over HTTP", () => {
       (name) => (name === "authorization" ? "Bearer sk_test_e2e" : null),
       key,
     );
-    expect(keyHash).toBe(identity.slice(0, 32));
+    // Keyed (src/core/key-hash.ts): not the identity's prefix, which a guessed key would confirm.
+    expect(keyHash).toBe(await keyHashOf(identity, E2E_KEY_HASH_SECRET));
+    expect(keyHash).not.toBe(identity.slice(0, 32));
 
     const listed = await admin("?state=unknown");
     expect(listed.status).toBe(200);

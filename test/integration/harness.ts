@@ -10,6 +10,7 @@ import { beforeEach, expect, vi } from "vitest";
 import { IdempotencyCoordinator } from "../../src/coordinator/coordinator";
 import { REGISTRY_NAME } from "../../src/coordinator/mapping-registry";
 import worker from "../../src/index";
+import { keyHashOf } from "../../src/core/key-hash";
 import { keyIdentity } from "../../src/core/key-identity";
 import type { GatewayEnv } from "../../src/env";
 import type { VariableName } from "../../src/config/settings";
@@ -181,6 +182,18 @@ export async function coordinatorOfKey(
   );
   return { identity, stub: env.COORDINATOR.getByName(objectName(identity, shards)) };
 }
+
+/** The key hash the Worker logs for `key` under this project's test `KEY_HASH_SECRET`. */
+export async function keyHashOfKey(
+  key: string,
+  { authorization = "Bearer sk_test_a" } = {},
+): Promise<string> {
+  const { identity } = await coordinatorOfKey(key, { authorization });
+  return keyHashOf(identity, TEST_KEY_HASH_SECRET);
+}
+
+/** The `KEY_HASH_SECRET` the workerd projects run with (`vitest.config.ts`). */
+export const TEST_KEY_HASH_SECRET: string = (env as GatewayEnv).KEY_HASH_SECRET ?? "";
 
 /** The problem+json document of a response. */
 export async function problemOf(response: Response): Promise<Record<string, unknown>> {
