@@ -171,6 +171,8 @@ export function createMeasure(
     return {
       scenario: spec.scenario,
       target: target.name,
+      mode: target.mode,
+      config: target.config,
       shards: target.shards,
       connections,
       ...result,
@@ -207,7 +209,7 @@ export function createMeasure(
     const cell = best as Cell;
     cells.push(cell);
     log(
-      `  ${cell.scenario.padEnd(13)} ${cell.target.padEnd(10)} c=${String(cell.connections).padEnd(3)} ` +
+      `  ${cell.scenario.padEnd(13)} ${cell.target.padEnd(22)} c=${String(cell.connections).padEnd(3)} ` +
         `${cell.rps.toFixed(0).padStart(6)} rps  p50 ${cell.p50.toFixed(2)} ms  p99 ${cell.p99.toFixed(2)} ms  ` +
         `errors ${cell.errors}  origin calls ${cell.originCalls}  workerd ${cell.cpuUsPerRequest.workerd ?? "?"} µs/req  ` +
         `busy ${cell.machineBusyPct}% (other ${cell.foreignCpuPct}%)` +

@@ -7,6 +7,23 @@ import { PROJECT_ROOT } from "../harness/wrangler-dev.ts";
 export const SCENARIOS = ["first", "replay", "retry", "contention", "growth"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
+/**
+ * How the Workers run: `workerd` alone with the deployable bundles (no proxy), or under
+ * `wrangler dev` (its proxy in front, a second workerd process).
+ */
+export const MODES = ["workerd", "wrangler"] as const;
+export type Mode = (typeof MODES)[number];
+
+/**
+ * The gateway's configurations: `defaults` as deployed (nothing set), `log-off` without the
+ * request log line (`IDEMPOTENCY_REQUEST_LOGS=false`).
+ */
+export const CONFIGS = {
+  defaults: {},
+  "log-off": { IDEMPOTENCY_REQUEST_LOGS: "false" },
+} as const satisfies Record<string, Record<string, string>>;
+export type ConfigName = keyof typeof CONFIGS;
+
 /** Numeric options: flag, what it sets, default, default with `--quick`. */
 const NUMBERS = {
   durationS: ["duration S", "seconds per measured cell", 10, 2],
@@ -20,12 +37,12 @@ const NUMBERS = {
   quietPct: ["quiet-pct P", "a cell is disturbed when others use > P% of the CPU", 10, 10],
   quietWaitS: ["quiet-wait S", "before each cell, wait up to S s for such load to stop", 60, 10],
   retries: ["retries N", "measure a disturbed cell again, up to N times", 2, 0],
-  maxMinutes: ["max-minutes M", "time budget (see bench/README.md)", 11, 11],
+  maxMinutes: ["max-minutes M", "time budget (see bench/README.md)", 14, 14],
 } as const;
 
 /** Comma-separated lists of whole numbers: flag, what it sets, default, default with `--quick`. */
 const LISTS = {
-  shards: ["shards LIST", "IDEMPOTENCY_SHARDS values to compare", "0,64", "0,64"],
+  shards: ["shards LIST", "IDEMPOTENCY_SHARDS values to compare", "64", "64"],
   connections: ["connections LIST", "autocannon connections", "1,32", "1,32"],
   growth: ["growth LIST", "stored-key steps of the growth scenario", "10000,50000", "2000,5000"],
 } as const;
@@ -38,6 +55,9 @@ export const HELP = [
     return `  --${flag.padEnd(22)} ${what} (default ${defaults})`;
   }),
   `  --scenarios LIST         ${SCENARIOS.join(",")} (default: all)`,
+  `  --modes LIST             ${MODES.join(",")}: workerd alone, or under wrangler dev (default: both)`,
+  `  --configs LIST           ${Object.keys(CONFIGS).join(",")}: the gateway's configurations (default: both)`,
+  "  --unpinned               no taskset: the load generator may share the targets' cores",
   "  --gateway-var NAME:VALUE an extra wrangler var for every gateway (repeatable)",
   "  --ref GIT_REF            measure the gateway as committed at GIT_REF, not the working tree",
   "  --out DIR                where to write (default bench/results, bench/.tmp/results if quick)",
@@ -50,6 +70,10 @@ export type Options = Record<keyof typeof NUMBERS, number> &
   Record<keyof typeof LISTS, number[]> & {
     quick: boolean;
     scenarios: Scenario[];
+    modes: Mode[];
+    configs: ConfigName[];
+    /** Targets on cores 1…n−1, the load generator and the origin on core 0 (≥ 2 cores). */
+    pinned: boolean;
     gatewayVars: Record<string, string>;
     ref: string | null;
     out: string;
@@ -66,8 +90,12 @@ export function parseOptions(argv: string[]): Options | null {
     strict: true,
     options: {
       ...Object.fromEntries(
-        [...valued, "scenarios", "ref", "out", "render"].map((name) => [name, { type: "string" }]),
+        [...valued, "scenarios", "modes", "configs", "ref", "out", "render"].map((name) => [
+          name,
+          { type: "string" },
+        ]),
       ),
+      unpinned: { type: "boolean" },
       "gateway-var": { type: "string", multiple: true },
       quick: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -92,6 +120,10 @@ export function parseOptions(argv: string[]): Options | null {
   const scenarios = (text.scenarios ?? SCENARIOS.join(",")).split(",");
   const unknown = scenarios.find((s) => !(SCENARIOS as readonly string[]).includes(s));
   if (unknown !== undefined) throw new Error(`--scenarios: unknown scenario ${unknown}`);
+  const modes = oneOf("modes", text.modes ?? MODES.join(","), MODES);
+  const configs = oneOf("configs", text.configs ?? Object.keys(CONFIGS).join(","), [
+    ...(Object.keys(CONFIGS) as ConfigName[]),
+  ]);
   const gatewayVars = ((values["gateway-var"] as string[] | undefined) ?? []).map((pair) => {
     const at = pair.indexOf(":");
     if (at <= 0) throw new Error(`--gateway-var wants NAME:VALUE, got ${pair}`);
@@ -101,9 +133,20 @@ export function parseOptions(argv: string[]): Options | null {
     ...(options as Record<keyof typeof NUMBERS, number> & Record<keyof typeof LISTS, number[]>),
     quick,
     scenarios: scenarios as Scenario[],
+    modes,
+    configs,
+    pinned: values.unpinned !== true,
     gatewayVars: Object.fromEntries(gatewayVars),
     ref: text.ref ?? null,
     out: path.resolve(PROJECT_ROOT, text.out ?? (quick ? "bench/.tmp/results" : "bench/results")),
     render: text.render ?? null,
   };
+}
+
+/** A comma-separated list of `allowed` values; throws on any other. */
+function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T[] {
+  const list = text.split(",");
+  const wrong = list.find((item) => !(allowed as readonly string[]).includes(item));
+  if (wrong !== undefined) throw new Error(`--${flag}: unknown value ${wrong}`);
+  return list as T[];
 }

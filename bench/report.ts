@@ -1,6 +1,6 @@
 import type { WorkerdRss } from "../harness/proc.ts";
 import type { LoadResult } from "./measure.ts";
-import type { Options } from "./options.ts";
+import type { ConfigName, Mode, Options } from "./options.ts";
 
 /**
  * The results of one run (the JSON written to bench/results/), the targets of bench/README.md
@@ -25,6 +25,10 @@ export interface Machine {
 export interface Cell extends LoadResult {
   scenario: "first" | "replay" | "retry" | "growth-first" | "growth-replay";
   target: string;
+  /** How the target ran (runs before the proxy-free harness: all under `wrangler dev`). */
+  mode?: Mode;
+  /** The gateway's configuration, `bare` for the bare proxy (older runs: absent). */
+  config?: ConfigName | "bare";
   /** `IDEMPOTENCY_SHARDS` of a gateway; null for the bare proxy. */
   shards: number | null;
   connections: number;
@@ -56,6 +60,8 @@ export interface Cell extends LoadResult {
 /** What the contention scenario found for one target. */
 export interface ContentionResult {
   target: string;
+  mode?: Mode;
+  config?: ConfigName | "bare";
   shards: number | null;
   requests: number;
   originCalls: number;
@@ -100,7 +106,12 @@ export interface BenchResults {
   machine: Machine;
   gateway: { source: string; commit: string; dirty: boolean };
   /** The run's options (runs before December 2026 recorded fewer), and what was turned off. */
-  options: Omit<Options, "out" | "render"> & { observability: string };
+  options: Omit<Options, "out" | "render" | "modes" | "configs" | "pinned"> &
+    Partial<Pick<Options, "modes" | "configs" | "pinned">> & {
+      observability: string;
+      /** `taskset -c` lists of the targets and of the load generator (none: unpinned). */
+      cpus?: { targets?: string; loadgen?: string };
+    };
   /** workerd RSS of the bare proxy after start and after the main scenarios. */
   bareRss: (WorkerdRss & { served: number })[];
   cells: Cell[];
@@ -115,32 +126,89 @@ const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "–");
 const signed = (n: number) => `${n >= 0 ? "+" : ""}${f2(n)}`;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
-/** The bare proxy's cell a gateway cell is compared with (same scenario and connections). */
+const modeOf = (cell: Cell): Mode => cell.mode ?? "wrangler";
+
+/** The bare proxy's cell a gateway cell is compared with (same mode, scenario, connections). */
 function bareFor(results: BenchResults, cell: Cell): Cell | undefined {
   const scenario = cell.scenario.replace("growth-", "");
   return results.cells.find(
-    (c) => c.shards === null && c.scenario === scenario && c.connections === cell.connections,
+    (c) =>
+      c.shards === null &&
+      modeOf(c) === modeOf(cell) &&
+      c.scenario === scenario &&
+      c.connections === cell.connections,
   );
 }
 
-/** The cells of one scenario, mapping and connection count, in the order measured. */
-function cellsOf(results: BenchResults, scenario: Cell["scenario"], shards: number, conns: number) {
+/** One gateway as a run measured it: a mode, a configuration and a mapping. */
+interface Series {
+  mode: Mode;
+  config: string | undefined;
+  shards: number;
+  /** Its name in the targets table. */
+  label: string;
+}
+
+/** The gateways of a run, in the order first measured. */
+function seriesOf(results: BenchResults): Series[] {
+  const seen = new Map<string, Series>();
+  for (const cell of results.cells) {
+    if (cell.shards === null) continue;
+    const series = { mode: modeOf(cell), config: cell.config, shards: cell.shards };
+    const key = JSON.stringify(series);
+    if (seen.has(key)) continue;
+    const many = results.options.shards.length > 1;
+    const label =
+      cell.mode === undefined
+        ? `shards=${cell.shards}`
+        : `${cell.mode === "workerd" ? "workerd" : "wrangler dev"}: ${cell.config ?? "?"}${many ? `, shards=${cell.shards}` : ""}`;
+    seen.set(key, { ...series, label });
+  }
+  return [...seen.values()];
+}
+
+/** The cells of one scenario, gateway and connection count, in the order measured. */
+function cellsOf(results: BenchResults, scenario: Cell["scenario"], series: Series, conns: number) {
   return results.cells.filter(
-    (c) => c.scenario === scenario && c.shards === shards && c.connections === conns,
+    (c) =>
+      c.scenario === scenario &&
+      c.shards === series.shards &&
+      modeOf(c) === series.mode &&
+      c.config === series.config &&
+      c.connections === conns,
   );
 }
 
-/** Checks the targets of bench/README.md for each gateway mapping. */
+/** The thresholds of bench/README.md, per mode; runs before the proxy-free harness had one set. */
+interface Goals {
+  first: number;
+  addedP50Ms: number;
+  replay: number;
+  /** Retry-shaped traffic (null: reported only). */
+  retry: number | null;
+  /** Worker CPU added per first request at the highest connection count (null: reported only). */
+  addedCpuUs: number | null;
+}
+
+const GOALS: Record<Mode | "legacy", Goals> = {
+  workerd: { first: 0.85, addedP50Ms: 1, replay: 2, retry: null, addedCpuUs: 500 },
+  wrangler: { first: 0.6, addedP50Ms: 3, replay: 1.3, retry: null, addedCpuUs: null },
+  legacy: { first: 0.75, addedP50Ms: 1.5, replay: 1.5, retry: 1.5, addedCpuUs: null },
+};
+
+/** Checks the targets of bench/README.md for each gateway of the run. */
 export function evaluateTargets(results: BenchResults): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const { connections, latencyMs } = results.options;
   const low = Math.min(...connections);
   const high = Math.max(...connections);
-  for (const shards of results.options.shards) {
+  for (const series of seriesOf(results)) {
+    const { shards } = series;
+    const goals = GOALS[series.config === undefined ? "legacy" : series.mode];
     const check = (goal: string, measured: string, pass: boolean | null) =>
-      checks.push({ mapping: `shards=${shards}`, goal, measured, pass });
+      checks.push({ mapping: series.label, goal, measured, pass });
     const withBare = (scenario: Cell["scenario"], conns: number) => {
-      const cell = cellsOf(results, scenario, shards, conns)[0];
+      const cell = cellsOf(results, scenario, series, conns)[0];
       const bare = cell && bareFor(results, cell);
       return cell && bare ? { cell, bare } : undefined;
     };
@@ -149,32 +217,47 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
     if (firstHigh) {
       const ratio = firstHigh.cell.rps / firstHigh.bare.rps;
       check(
-        `first requests ≥ 0.75× bare rps at ${high} connections`,
+        `first requests ≥ ${goals.first}× bare rps at ${high} connections`,
         `${f2(ratio)}×`,
-        ratio >= 0.75,
+        ratio >= goals.first,
       );
+      const [gw, bare] = [firstHigh.cell.cpuUsPerRequest, firstHigh.bare.cpuUsPerRequest];
+      const [gwUs, bareUs] = [gw.worker ?? gw.workerd, bare.worker ?? bare.workerd];
+      if (gwUs !== null && bareUs !== null && goals.addedCpuUs !== null) {
+        const added = gwUs - bareUs;
+        check(
+          `first requests: Worker CPU added ≤ ${goals.addedCpuUs} µs at ${high} connections`,
+          `${added} µs (${gwUs} against ${bareUs})`,
+          added <= goals.addedCpuUs,
+        );
+      }
     }
     const firstLow = withBare("first", low);
     if (firstLow) {
       const added = firstLow.cell.p50 - firstLow.bare.p50;
-      const goal = `first requests: added p50 ≤ 1.5 ms at ${plural(low, "connection")}`;
-      check(goal, `${f2(added)} ms`, added <= 1.5);
+      const goal = `first requests: added p50 ≤ ${goals.addedP50Ms} ms at ${plural(low, "connection")}`;
+      check(goal, `${f2(added)} ms`, added <= goals.addedP50Ms);
     }
     const replayHigh = withBare("replay", high);
     if (replayHigh) {
       const ratio = replayHigh.cell.rps / replayHigh.bare.rps;
-      check(`replays ≥ 1.5× bare rps at ${high} connections`, `${f2(ratio)}×`, ratio >= 1.5);
+      check(
+        `replays ≥ ${goals.replay}× bare rps at ${high} connections`,
+        `${f2(ratio)}×`,
+        ratio >= goals.replay,
+      );
     }
     const retryHigh = withBare("retry", high);
     if (retryHigh) {
       const ratio = retryHigh.cell.rps / retryHigh.bare.rps;
+      const goal = goals.retry === null ? "" : ` ≥ ${goals.retry}×`;
       check(
-        `retry-shaped traffic ≥ 1.5× bare rps at ${high} connections`,
+        `retry-shaped traffic${goal} bare rps at ${high} connections`,
         `${f2(ratio)}×`,
-        ratio >= 1.5,
+        goals.retry === null ? null : ratio >= goals.retry,
       );
     }
-    const replayLow = cellsOf(results, "replay", shards, low)[0];
+    const replayLow = cellsOf(results, "replay", series, low)[0];
     if (replayLow) {
       const atHigh =
         replayHigh && high !== low
@@ -186,7 +269,10 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
         replayLow.p50 < latencyMs,
       );
     }
-    const contention = results.contention.find((c) => c.shards === shards);
+    const contention = results.contention.find(
+      (c) =>
+        c.shards === shards && (c.mode ?? "wrangler") === series.mode && c.config === series.config,
+    );
     if (contention) {
       check(
         `contention: exactly 1 origin call, ${contention.requests} identical answers`,
@@ -195,8 +281,8 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
       );
     }
 
-    const rpsSeries = cellsOf(results, "growth-first", shards, high);
-    const p50Series = cellsOf(results, "growth-first", shards, low);
+    const rpsSeries = cellsOf(results, "growth-first", series, high);
+    const p50Series = cellsOf(results, "growth-first", series, low);
     const [firstRps, lastRps] = [rpsSeries[0], rpsSeries.at(-1)];
     const [firstP50, lastP50] = [p50Series[0], p50Series.at(-1)];
     if (rpsSeries.length > 1 && firstRps && lastRps && firstP50 && lastP50) {
@@ -208,7 +294,9 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
         rpsRatio >= 0.9 && p50Delta <= 1,
       );
     }
-    const steps = results.growth.filter((g) => g.shards === shards);
+    const steps = results.growth.filter(
+      (g) => g.shards === shards && g.target === firstRps?.target,
+    );
     const [firstStep, lastStep] = [steps[0], steps.at(-1)];
     if (steps.length < 2 || !firstStep || !lastStep) continue;
     const per10k = (mib: number, count: number) => (mib * 10_000) / Math.max(1, count);
@@ -311,7 +399,13 @@ function growthTable(results: BenchResults): string {
   const high = Math.max(...results.options.connections);
   /** The step's cell of a scenario at a connection count (also a row of the main table). */
   const at = (step: GrowthStep, scenario: Cell["scenario"], conns: number) =>
-    cellsOf(results, scenario, step.shards, conns).find((c) => c.storedKeys === step.storedKeys);
+    results.cells.find(
+      (c) =>
+        c.scenario === scenario &&
+        c.target === step.target &&
+        c.connections === conns &&
+        c.storedKeys === step.storedKeys,
+    );
   const p50 = (cell: Cell | undefined) => (cell ? f2(cell.p50) : "–");
   const rps = (cell: Cell | undefined) => (cell ? cell.rps.toFixed(0) : "–");
   const fill = ({ fill: f }: GrowthStep) =>

@@ -3,9 +3,18 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { format, resolveConfig } from "prettier";
-import { PROJECT_ROOT } from "../harness/wrangler-dev.ts";
+import { BOTH_WORKERS, PROJECT_ROOT } from "../harness/wrangler-dev.ts";
 import { createMeasure } from "./measure.ts";
-import { HELP, parseOptions, type Options, type Scenario } from "./options.ts";
+import { buildWorkers } from "../harness/workerd-serve.ts";
+import {
+  CONFIGS,
+  HELP,
+  parseOptions,
+  type ConfigName,
+  type Mode,
+  type Options,
+  type Scenario,
+} from "./options.ts";
 import { evaluateTargets, renderMarkdown, type BenchResults, type Machine } from "./report.ts";
 import {
   contention,
@@ -16,6 +25,7 @@ import {
   type Bench,
 } from "./scenarios.ts";
 import {
+  BARE_CONFIG,
   exportRef,
   rss,
   sanityCheck,
@@ -98,7 +108,10 @@ function emptyResults(options: Options): BenchResults {
     runSeconds: 0,
     machine: machine(),
     gateway: gitDescription(options.ref),
-    options: { ...recorded, observability: ["X_LOCAL_OBSERVABILITY=false", ...vars].join(", ") },
+    options: {
+      ...recorded,
+      observability: ["wrangler dev with X_LOCAL_OBSERVABILITY=false", ...vars].join(", "),
+    },
     bareRss: [],
     cells: [],
     contention: [],
@@ -138,7 +151,25 @@ async function runBench(options: Options): Promise<void> {
   }
 }
 
-/** Starts the origin, the bare proxy and one gateway per `--shards` value; checks each. */
+/**
+ * Where the run's processes go: with `--unpinned` or on one core, anywhere; else the targets on
+ * cores 1…n−1 and this process (the load generator) with the origin on core 0, so that the load
+ * generator never takes CPU from what is measured. Pins this process now; the origin, forked
+ * later, inherits it.
+ */
+function pinning(options: Options): { targets?: string; loadgen?: string } {
+  const cores = os.availableParallelism();
+  if (!options.pinned || cores < 2) return {};
+  execFileSync("taskset", ["-a", "-p", "-c", "0", String(process.pid)], { stdio: "ignore" });
+  return { targets: cores === 2 ? "1" : `1-${cores - 1}`, loadgen: "0" };
+}
+
+const MODE_LABEL: Record<Mode, string> = { workerd: "workerd", wrangler: "wrangler dev" };
+
+/**
+ * Starts the origin, then per `--modes` value the bare proxy and one gateway per `--shards` and
+ * `--configs` value; checks each.
+ */
 async function setUp(
   options: Options,
   results: BenchResults,
@@ -146,16 +177,56 @@ async function setUp(
   deadline: number,
 ): Promise<Bench> {
   fs.mkdirSync(runDir, { recursive: true });
-  const config = options.ref === null ? undefined : exportRef(options.ref, path.join(runDir, "gw"));
+  const cpus = pinning(options);
+  results.options.cpus = cpus;
+  const configs =
+    options.ref === null ? undefined : exportRef(options.ref, path.join(runDir, "gw"));
+  // workerd alone runs the bundles a deploy uploads: built once, from the same configs.
+  const [built, bareBuilt] = options.modes.includes("workerd")
+    ? await Promise.all([
+        buildWorkers(configs ?? BOTH_WORKERS, path.join(runDir, "build")),
+        buildWorkers([BARE_CONFIG], path.join(runDir, "build")),
+      ])
+    : [null, null];
   const origin = await startOrigin(options.latencyMs);
   const originUrl = origin.url;
+  const many = options.shards.length > 1;
+  const gateway = (mode: Mode, config: ConfigName, shards: number, persistTo: string) =>
+    startTarget({
+      name: `${MODE_LABEL[mode]}: ${config}${many ? `, shards=${shards}` : ""}`,
+      mode,
+      config,
+      shards,
+      originUrl,
+      persistTo,
+      configs,
+      built,
+      vars: { ...CONFIGS[config], ...options.gatewayVars },
+      cpus: cpus.targets,
+    });
+  const [firstMode = "workerd", firstConfig = "defaults"] = [options.modes[0], options.configs[0]];
   const startGateway = (shards: number, persistTo: string) =>
-    startTarget({ shards, originUrl, persistTo, config, vars: options.gatewayVars });
-  const targets = [
-    await startTarget({ shards: null, originUrl, persistTo: path.join(runDir, "bare") }),
-  ];
-  for (const shards of options.shards) {
-    targets.push(await startGateway(shards, path.join(runDir, `gw-${shards}`)));
+    gateway(firstMode, firstConfig, shards, persistTo);
+  const targets: Target[] = [];
+  for (const mode of options.modes) {
+    targets.push(
+      await startTarget({
+        name: `${MODE_LABEL[mode]}: bare proxy`,
+        mode,
+        config: "bare",
+        shards: null,
+        originUrl,
+        persistTo: path.join(runDir, `${mode}-bare`),
+        built: bareBuilt,
+        cpus: cpus.targets,
+      }),
+    );
+    for (const shards of options.shards) {
+      for (const config of options.configs) {
+        const persistTo = path.join(runDir, `${mode}-${config}-${shards}`);
+        targets.push(await gateway(mode, config, shards, persistTo));
+      }
+    }
   }
   for (const target of targets) await sanityCheck(target, origin);
   const listening = targets.map((t) => `${t.name} ${t.dev.url}`).join(", ");

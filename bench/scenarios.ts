@@ -142,6 +142,8 @@ export async function contention(bench: Bench): Promise<void> {
       for (const a of answers) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
       const result = {
         target: target.name,
+        mode: target.mode,
+        config: target.config,
         shards: target.shards,
         requests: n,
         originCalls: (await origin.ask({ count: key })).count,
@@ -152,7 +154,7 @@ export async function contention(bench: Bench): Promise<void> {
       };
       bench.results.contention.push(result);
       bench.log(
-        `  ${target.name.padEnd(10)} origin calls ${result.originCalls}, identical answers ${result.identical}/${n}, replayed ${result.replayed}, ${wallMs} ms`,
+        `  ${target.name.padEnd(22)} origin calls ${result.originCalls}, identical answers ${result.identical}/${n}, replayed ${result.replayed}, ${wallMs} ms`,
       );
     }
   } finally {

@@ -3,16 +3,20 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { workerdRss, type WorkerdRss } from "../harness/proc.ts";
+import { startWorkerdServe, type BuiltWorker } from "../harness/workerd-serve.ts";
 import {
   COORDINATOR_CONFIG,
   GATEWAY_CONFIG,
   PROJECT_ROOT,
   startWranglerDev,
-  type WranglerDev,
 } from "../harness/wrangler-dev.ts";
+import type { ConfigName, Mode } from "./options.ts";
 import type { OriginControl, OriginState } from "./origin.ts";
 
 /** The processes of a run: the origin, the bare proxy and the gateways, and requests to them. */
+
+/** The bare pass-through Worker's wrangler config. */
+export const BARE_CONFIG = "bench/bare-proxy/wrangler.toml";
 
 /** The request every scenario sends (the `Idempotency-Key` is added per request). */
 export const REQUEST = {
@@ -30,18 +34,34 @@ export interface Origin {
   ask(control: OriginControl): Promise<OriginState>;
 }
 
-/** A Worker under the real `wrangler dev`: the bare proxy, or the gateway with one mapping. */
+/** A running server of Workers: a `wrangler dev` or a `workerd serve`. */
+export interface Server {
+  url: string;
+  process: ChildProcess;
+  /** What it printed lately. */
+  output(): string;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
+/**
+ * A Worker under test: the bare proxy, or the gateway with one mapping and configuration, in
+ * workerd alone or under `wrangler dev`.
+ */
 export interface Target {
   name: string;
+  mode: Mode;
+  /** The gateway's configuration; `bare` for the bare proxy. */
+  config: ConfigName | "bare";
   /** `IDEMPOTENCY_SHARDS` of a gateway; null for the bare proxy. */
   shards: number | null;
-  dev: WranglerDev;
+  dev: Server;
   /** Requests it has answered so far (its RSS grows with them, not only with stored keys). */
   served: number;
 }
 
-/** Every `wrangler dev` still running, so that any way out of the run stops it. */
-export const running = new Set<WranglerDev>();
+/** Every server still running, so that any way out of the run stops it. */
+export const running = new Set<Server>();
 const origins = new Set<ChildProcess>();
 
 /** Stops every process the run started: on SIGINT with `kill` (SIGKILL, no waiting). */
@@ -72,34 +92,55 @@ export async function startOrigin(latencyMs: number): Promise<Origin> {
 }
 
 /**
- * Starts the bare proxy (`shards` null) or the gateway with `IDEMPOTENCY_SHARDS=shards`, in front
- * of `originUrl`, with its state in `persistTo`. The gateway is the working tree's two Workers
- * (the gateway and its coordinator Worker, in one session), or `config`: the configs of a tree
- * exported by `exportRef`.
+ * Starts the bare proxy (`config` "bare") or the gateway with `IDEMPOTENCY_SHARDS=shards` and
+ * `vars`, in front of `originUrl`, with its state in `persistTo`. Under `wrangler dev` it runs
+ * `configs` (the working tree's two Workers when omitted, or those of a tree exported by
+ * `exportRef`); in workerd alone, `built` (the same configs, bundled by `buildWorkers`).
  */
 export async function startTarget(options: {
+  name: string;
+  mode: Mode;
+  config: ConfigName | "bare";
   shards: number | null;
   originUrl: string;
   persistTo: string;
-  config?: readonly string[] | undefined;
+  configs?: readonly string[] | undefined;
+  built: readonly BuiltWorker[] | null;
   vars?: Record<string, string>;
+  /** `taskset -c` list for the target's processes. */
+  cpus?: string | undefined;
+  /** Extra `workerd serve` arguments (workerd alone only). */
+  extraArgs?: readonly string[];
 }): Promise<Target> {
-  const { shards, originUrl, persistTo } = options;
-  const bare = shards === null;
+  const { name, mode, config, shards, originUrl, persistTo, cpus } = options;
   const vars: Record<string, string> = { ...options.vars, ORIGIN_URL: originUrl };
-  if (!bare) vars.IDEMPOTENCY_SHARDS = String(shards);
-  const config = bare ? ["bench/bare-proxy/wrangler.toml"] : options.config;
-  const dev = await startWranglerDev({
-    vars,
-    persistTo,
-    ...(config !== undefined ? { config } : {}),
-    // The local trace collector records every request and storage call and costs about as much
-    // CPU as the gateway itself: it is development tooling, not the product (bench/README.md).
-    env: { X_LOCAL_OBSERVABILITY: "false" },
-    readyTimeoutMs: 120_000,
-  });
+  if (shards !== null) vars.IDEMPOTENCY_SHARDS = String(shards);
+  let dev: Server;
+  if (mode === "workerd") {
+    if (options.built === null) throw new Error(`${name}: no bundles built`);
+    dev = await startWorkerdServe({
+      workers: options.built,
+      vars,
+      stateDir: persistTo,
+      ...(cpus !== undefined ? { cpus } : {}),
+      ...(options.extraArgs !== undefined ? { extraArgs: options.extraArgs } : {}),
+    });
+  } else {
+    const configs = config === "bare" ? [BARE_CONFIG] : options.configs;
+    dev = await startWranglerDev({
+      vars,
+      persistTo,
+      ...(configs !== undefined ? { config: configs } : {}),
+      // The local trace collector records every request and storage call and costs about as
+      // much CPU as the gateway itself: it is development tooling, not the product
+      // (bench/README.md).
+      env: { X_LOCAL_OBSERVABILITY: "false" },
+      readyTimeoutMs: 120_000,
+      ...(cpus !== undefined ? { cpus } : {}),
+    });
+  }
   running.add(dev);
-  return { name: bare ? "bare proxy" : `shards=${shards}`, shards, dev, served: 0 };
+  return { name, mode, config, shards, dev, served: 0 };
 }
 
 /** Stops a target and waits until its processes are gone. */

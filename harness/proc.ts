@@ -82,12 +82,25 @@ export function groupCpu(pgid: number): {
   let proxyMs = 0;
   let workerMs = 0;
   let otherMs = 0;
-  for (const proc of groupProcesses(pgid)) {
+  const procs = groupProcesses(pgid);
+  const isWorker = workerTest(procs);
+  for (const proc of procs) {
     if (proc.comm !== "workerd") otherMs += proc.cpuMs;
-    else if (isWorkerProcess(proc.pid)) workerMs += proc.cpuMs;
+    else if (isWorker(proc.pid)) workerMs += proc.cpuMs;
     else proxyMs += proc.cpuMs;
   }
   return { workerdMs: proxyMs + workerMs, proxyMs, workerMs, otherMs };
+}
+
+/**
+ * Which workerd processes of a group run the Worker. Under `wrangler dev` it is the one started
+ * with `--inspector-addr`, the other is wrangler's proxy; a group with no such process is a
+ * `workerd serve` of its own (`harness/workerd-serve.ts`), which has no proxy.
+ */
+function workerTest(procs: readonly ProcStat[]): (pid: number) => boolean {
+  const workerd = procs.filter((proc) => proc.comm === "workerd").map((proc) => proc.pid);
+  const inspected = new Set(workerd.filter(isWorkerProcess));
+  return inspected.size === 0 ? () => true : (pid) => inspected.has(pid);
 }
 
 /** Whether a workerd process runs the Worker (started with `--inspector-addr`), not the proxy. */
@@ -132,10 +145,12 @@ export interface WorkerdRss {
 export function workerdRss(pgid: number): WorkerdRss {
   let worker = 0;
   let proxy = 0;
-  for (const proc of groupProcesses(pgid)) {
+  const procs = groupProcesses(pgid);
+  const isWorker = workerTest(procs);
+  for (const proc of procs) {
     if (proc.comm !== "workerd") continue;
     const kib = readMemory(proc.pid)?.rssKiB ?? 0;
-    if (isWorkerProcess(proc.pid)) worker += kib;
+    if (isWorker(proc.pid)) worker += kib;
     else proxy += kib;
   }
   const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;

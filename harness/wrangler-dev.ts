@@ -52,6 +52,11 @@ export interface WranglerDevOptions {
   inheritOutput?: boolean;
   /** How long to wait for "Ready on". Default 60 s. */
   readyTimeoutMs?: number;
+  /**
+   * `taskset -c` CPU list for wrangler and its workerd processes (the benchmark keeps its load
+   * generator off them); none: any CPU.
+   */
+  cpus?: string;
 }
 
 /** A running `wrangler dev`. */
@@ -129,7 +134,11 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
   if (persistTo !== undefined) args.push("--persist-to", persistTo);
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
 
-  const child = spawn(process.execPath, args, {
+  const [command, commandArgs] =
+    options.cpus === undefined
+      ? [process.execPath, args]
+      : ["taskset", ["-c", options.cpus, process.execPath, ...args]];
+  const child = spawn(command, commandArgs, {
     cwd: PROJECT_ROOT,
     env: {
       ...process.env,
