@@ -41,9 +41,13 @@ const VERSIONS: Readonly<Record<ComparedBody["kind"], string>> = {
   multipart: "fingerprint/v3-multipart",
 };
 
-/** The field that says whether an optional part value (filename, content type) was sent. */
-const ABSENT = "0";
-const PRESENT = "1";
+/**
+ * The field that says whether an optional part value (filename, content type) was sent: the
+ * text `0` or `1`, kept as bytes so that a form of many parts encodes no text per part for them.
+ */
+const ABSENT: Field = Uint8Array.of(0x30);
+const PRESENT: Field = Uint8Array.of(0x31);
+const NOTHING: Field = new Uint8Array();
 
 /**
  * SHA-256 (hex) over a length-prefixed encoding of the method, path, query and body bytes
@@ -94,7 +98,7 @@ export function fingerprintOf(
 
 /** An optional value as two fields, so an absent one never equals an empty one. */
 function optional(value: Uint8Array | null): Field[] {
-  return value === null ? [ABSENT, ""] : [PRESENT, value];
+  return value === null ? [ABSENT, NOTHING] : [PRESENT, value];
 }
 
 /**
