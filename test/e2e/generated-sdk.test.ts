@@ -127,9 +127,9 @@ function watchedFetch(seen: Attempt[], onEnd: (attempt: Attempt) => void): typeo
   };
 }
 
-const ORIGIN_TIMEOUT_MS = 4000;
+const ORIGIN_TIMEOUT_MS = 5000;
 /** The SDK's per-attempt timeout: shorter than the held first call, so its answer is lost. */
-const SDK_TIMEOUT_MS = 1000;
+const SDK_TIMEOUT_MS = 1500;
 
 let origin: CardOrigin;
 let waiting: WranglerDev;
