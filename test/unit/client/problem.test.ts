@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { readProblemCode } from "../../../src/client/problem";
+import { ERROR_DIALECTS } from "../../../src/core/error-dialects";
+import { problemResponse, type GatewayProblem } from "../../../src/core/problems";
 
 const OUTCOME_UNKNOWN = JSON.stringify({ status: 504, code: "origin-outcome-unknown" });
 
@@ -19,6 +21,20 @@ describe("readProblemCode", () => {
     });
     expect(await readProblemCode(response)).toBeUndefined();
   });
+
+  it.each(ERROR_DIALECTS)(
+    "reads the gateway's own code in the %s dialect, wherever the dialect keeps it",
+    async (dialect) => {
+      const problems: GatewayProblem[] = [
+        { code: "origin-outcome-unknown", detail: "Timed out." },
+        { code: "request-in-progress", retryAfterSeconds: 1 },
+        { code: "idempotency-key-reused" },
+      ];
+      for (const problem of problems) {
+        expect(await readProblemCode(problemResponse(problem, [], dialect))).toBe(problem.code);
+      }
+    },
+  );
 
   it.each(["not json", "null", "[]", '{"code":42}'])(
     "gives undefined for the problem body %j",
