@@ -68,6 +68,8 @@ describe("the 409 request-in-progress a generated SDK sleeps on", () => {
       const seconds = Number(retry.headers.get("retry-after"));
       expect(seconds).toBeGreaterThanOrEqual(9);
       expect(seconds).toBeLessThanOrEqual(10);
+      // Decided: no `retry-after-ms` (docs/providers.md): Stainless SDKs read Retry-After as well.
+      expect(retry.headers.get("retry-after-ms")).toBeNull();
       vi.useRealTimers();
       await releaseGate(gate);
       expect((await first).status).toBe(201);
