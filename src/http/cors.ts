@@ -6,17 +6,17 @@ import { REPLAYED_HEADER } from "../core/header-names";
  *
  * - A preflight is the browser asking the origin's permission, not a write: it passes through
  *   untouched, whatever `IDEMPOTENCY_METHODS` and `IDEMPOTENCY_KEY_REQUIRED` say (it never carries
- *   the key: browsers send no author headers on a preflight, Fetch Standard §4.8).
+ *   the key: browsers send no author headers on a preflight: Fetch Standard, "CORS-preflight fetch").
  * - A replayed answer (a stored one, or a duplicate's share of the first) keeps its CORS headers
  *   only for the page they were made for: an `Access-Control-Allow-Origin` of `*`, or the very
  *   origin the request comes from. Made for another page, they are all left out, so the browser
  *   withholds the answer from this page, as the origin did not say it may read it.
  * - Where the answer stays readable, `Idempotent-Replayed` is added to
- *   `Access-Control-Expose-Headers`, so the page can tell a replay (Fetch Standard §3.2.3: only
+ *   `Access-Control-Expose-Headers`, so the page can tell a replay (Fetch Standard §3.2.3, "HTTP responses": only
  *   safelisted headers are readable otherwise).
  */
 
-/** The response headers of the CORS protocol (Fetch Standard §3.2.3). */
+/** The response headers of the CORS protocol (Fetch Standard §3.2.3, "HTTP responses"). */
 const CORS_RESPONSE_HEADERS = [
   "access-control-allow-origin",
   "access-control-allow-credentials",
@@ -28,7 +28,7 @@ const CORS_RESPONSE_HEADERS = [
 
 /**
  * Whether a request is a CORS preflight: `OPTIONS` with `Origin` and
- * `Access-Control-Request-Method` (Fetch Standard §3.2.2).
+ * `Access-Control-Request-Method` (Fetch Standard §3.2.2, "HTTP requests").
  *
  * @example
  * isPreflight(new Request(url, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } })); // true
@@ -54,7 +54,7 @@ export function replayCors(headers: Headers, requestOrigin: string | null): void
   if (requestOrigin === null) return;
   const allowed = headers.get("access-control-allow-origin");
   if (allowed === null) return;
-  // Origins are compared as serialised, case included (Fetch Standard §3.2.5 "CORS check").
+  // Origins are compared as serialised, case included (Fetch Standard, "CORS check").
   if (allowed !== "*" && allowed !== requestOrigin) {
     for (const name of CORS_RESPONSE_HEADERS) headers.delete(name);
     return;
