@@ -9,6 +9,7 @@ import { startTestOrigin, type TestOrigin } from "../harness/test-origin.ts";
 import { startWranglerDev, type WranglerDev } from "../harness/wrangler-dev.ts";
 import { send, type Answer } from "./soak/client.ts";
 import { buildPlan, type KeySpec, type Plan } from "./soak/plan.ts";
+import { routeOverrides, runReforwardPhase, type ReforwardStats } from "./soak/reforward.ts";
 import { verify, type Stats, type Violation } from "./soak/verify.ts";
 
 /**
@@ -18,8 +19,11 @@ import { verify, type Stats, type Violation } from "./soak/verify.ts";
  * requests over thousands of keys, each key playing one origin behaviour for its life (201, 503,
  * 500, reset, truncated body, hang past the 300 ms origin timeout), with shuffled and simultaneous
  * duplicates. Then per key: the origin saw at most one request unless the contract released the
- * key, and every answer equals the stored one (scripts/soak/verify.ts). Bounded in requests and
- * time; exits 1 on any violation; the gateway and the origin are always stopped.
+ * key, and every answer equals the stored one (scripts/soak/verify.ts). Then a re-forward phase
+ * (scripts/soak/reforward.ts): keys on a route under `IDEMPOTENCY_UNKNOWN_OUTCOME=reforward`,
+ * half held at the origin past its timeout, against an origin that deduplicates on the key; the
+ * origin must execute each exactly once. Bounded in requests and time; exits 1 on any violation;
+ * the gateway and the origin are always stopped.
  */
 
 const HELP = `Usage: npm run soak -- [options]
@@ -34,6 +38,10 @@ const HELP = `Usage: npm run soak -- [options]
   --max-409-rate R    largest acceptable share of 409 request-in-progress answers (default 0.01)
   --keep-mapping      run the final re-send under the same key mapping (by default the
                       gateway is restarted mid-run with IDEMPOTENCY_SHARDS changed by migration)
+  --reforward-keys N  keys of the re-forward phase, after the final re-send: a route under
+                      IDEMPOTENCY_UNKNOWN_OUTCOME=reforward before an origin that deduplicates
+                      on the key, half of them held past the origin timeout (default 500;
+                      --quick 50; 0 skips it)
   --verbose           echo wrangler's output
   -h, --help`;
 
@@ -50,6 +58,7 @@ function parseOptions() {
     options: {
       ...{ requests: number, keys: number, concurrency: number, seed: number },
       ...{ "max-seconds": number, "timeout-ms": number, "max-409-rate": number },
+      "reforward-keys": number,
       ...{ quick: { type: "boolean" }, verbose: { type: "boolean" } },
       "keep-mapping": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -75,6 +84,7 @@ function parseOptions() {
     maxInProgressRate: num("max-409-rate", 0.01, 0),
     verbose: values.verbose === true,
     migrate: values["keep-mapping"] !== true,
+    reforwardKeys: Math.floor(num("reforward-keys", values.quick ? 50 : 500, 0)),
   };
   if (options.requests < options.keys) {
     throw new Error(`--requests (${options.requests}) must be ≥ --keys (${options.keys})`);
@@ -227,7 +237,14 @@ function gatewayViolations(
 
 /** Prints the counts, the per-scenario table and the violations. */
 function printReport(
-  run: { options: Options; runId: string; plan: Plan; traffic: Traffic; finalSeconds: number },
+  run: {
+    options: Options;
+    runId: string;
+    plan: Plan;
+    traffic: Traffic;
+    finalSeconds: number;
+    reforward: ReforwardStats | null;
+  },
   stats: Stats,
   violations: Violation[],
   gateway: {
@@ -265,6 +282,12 @@ per scenario:`);
   for (const v of violations) byKind[v.kind] = (byKind[v.kind] ?? 0) + 1;
   const lines = [
     `final re-send: ${stats.finalChecked} keys; statuses: ${formatCounts(stats.finalStatusCounts)}`,
+    ...(run.reforward === null
+      ? ["re-forward phase: skipped (--reforward-keys 0)"]
+      : [
+          `re-forward phase (IDEMPOTENCY_UNKNOWN_OUTCOME=reforward, origin deduplicating on the key): ${run.reforward.keys} keys (${run.reforward.held} held past the origin timeout), ${run.reforward.requests} requests in ${run.reforward.seconds.toFixed(1)} s; statuses: ${formatCounts(run.reforward.statusCounts)}`,
+          `re-forward phase: origin executions ${run.reforward.executions} for ${run.reforward.keys} keys; double executions: ${run.reforward.doubleExecutions}`,
+        ]),
     `gateway: peak workerd ${gateway.peak.rssMiB} MiB RSS, ${gateway.peak.fds} open fds; log trouble: ${formatCounts(gateway.trouble)}`,
     ...(traffic.incomplete
       ? [
@@ -323,6 +346,8 @@ async function main(): Promise<number> {
         vars: {
           ORIGIN_URL: testOrigin.url,
           IDEMPOTENCY_ORIGIN_TIMEOUT_MS: String(ORIGIN_TIMEOUT_MS),
+          // The re-forward phase's route; the main traffic's paths keep the defaults.
+          IDEMPOTENCY_ROUTES: JSON.stringify(routeOverrides()),
           ...vars,
         },
         persistTo: dir,
@@ -395,6 +420,23 @@ async function main(): Promise<number> {
     const originAfter = snapshot();
     monitor.sample();
 
+    let reforward: { stats: ReforwardStats; violations: Violation[] } | null = null;
+    if (options.reforwardKeys > 0) {
+      console.error(`soak: re-forward phase, ${options.reforwardKeys} keys …`);
+      reforward = await runReforwardPhase(url, testOrigin, {
+        keys: options.reforwardKeys,
+        runId,
+        concurrency: options.concurrency,
+        timeoutMs: options.timeoutMs,
+        stop: stop.signal,
+      });
+      if (interrupted) {
+        console.error("soak: interrupted during the re-forward phase; no verdict");
+        return 130;
+      }
+      monitor.sample();
+    }
+
     const { main } = traffic;
     const input = { keys: plan.keys, main, final, originBefore, originAfter };
     const { violations, stats } = verify({
@@ -404,6 +446,7 @@ async function main(): Promise<number> {
     const output = [...gatewayOutput, gateway.output()].join("\n");
     const answers = traffic.latencies.length;
     violations.unshift(...gatewayViolations(output, gatewayExited, answers, monitor.peak));
+    violations.push(...(reforward?.violations ?? []));
     const unchecked = exercised.length - stats.finalChecked;
     if (unchecked > 0 && !gatewayExited) {
       const detail = `${unchecked} keys were not re-sent before the final pass's deadline`;
@@ -415,7 +458,14 @@ async function main(): Promise<number> {
       fs.writeFileSync(logFile, output);
     }
     const trouble = countMatches(output, TROUBLE);
-    const run = { options, runId, plan, traffic, finalSeconds };
+    const run = {
+      options,
+      runId,
+      plan,
+      traffic,
+      finalSeconds,
+      reforward: reforward?.stats ?? null,
+    };
     printReport(run, stats, violations, {
       peak: monitor.peak,
       trouble,
