@@ -217,9 +217,10 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array, at: number): boolean 
 }
 
 /**
- * A search for `needle` (Boyer–Moore–Horspool): it compares the last byte of each window first and
- * skips ahead by up to the needle's length, so a delimiter of some 40 bytes is found in a large
- * part after reading a small share of it, and a form of many small parts costs no call per CR.
+ * A search for `needle` (Boyer–Moore–Horspool): it compares the last byte of each window first
+ * and skips ahead by up to the needle's length, so a delimiter of some 40 bytes is found in a
+ * large part after reading a small share of it, and a form of many small parts costs no call per
+ * CR.
  *
  * @returns the first index at or after `from` where `needle` occurs in `bytes`, or -1
  */

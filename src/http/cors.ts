@@ -5,15 +5,16 @@ import { REPLAYED_HEADER } from "../core/header-names";
  * stored answer from carrying that policy to a page it was not given to:
  *
  * - A preflight is the browser asking the origin's permission, not a write: it passes through
- *   untouched, whatever `IDEMPOTENCY_METHODS` and `IDEMPOTENCY_KEY_REQUIRED` say (it never carries
- *   the key: browsers send no author headers on a preflight: Fetch Standard, "CORS-preflight fetch").
+ *   untouched, whatever `IDEMPOTENCY_METHODS` and `IDEMPOTENCY_KEY_REQUIRED` say. It never
+ *   carries the key: browsers send no author headers on one (Fetch Standard, "CORS-preflight
+ *   fetch").
  * - A replayed answer (a stored one, or a duplicate's share of the first) keeps its CORS headers
  *   only for the page they were made for: an `Access-Control-Allow-Origin` of `*`, or the very
  *   origin the request comes from. Made for another page, they are all left out, so the browser
  *   withholds the answer from this page, as the origin did not say it may read it.
  * - Where the answer stays readable, `Idempotent-Replayed` is added to
- *   `Access-Control-Expose-Headers`, so the page can tell a replay (Fetch Standard §3.2.3, "HTTP responses": only
- *   safelisted headers are readable otherwise).
+ *   `Access-Control-Expose-Headers`, so the page can tell a replay: only safelisted headers are
+ *   readable otherwise (Fetch Standard §3.2.3, "HTTP responses").
  */
 
 /** The response headers of the CORS protocol (Fetch Standard §3.2.3, "HTTP responses"). */
@@ -31,7 +32,8 @@ const CORS_RESPONSE_HEADERS = [
  * `Access-Control-Request-Method` (Fetch Standard §3.2.2, "HTTP requests").
  *
  * @example
- * isPreflight(new Request(url, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } })); // true
+ * const headers = { origin: "https://shop.example", "access-control-request-method": "POST" };
+ * isPreflight(new Request(url, { method: "OPTIONS", headers })); // true
  */
 export function isPreflight(request: Request): boolean {
   return (
