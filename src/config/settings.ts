@@ -200,6 +200,32 @@ export const SETTINGS = {
       ),
     ),
   }),
+  IDEMPOTENCY_SCOPE_HEADERS_PREVIOUS: declare({
+    field: "previousScopeHeaders",
+    default: "",
+    perRoute: false,
+    description:
+      "during a change of `IDEMPOTENCY_SCOPE_HEADERS`: the old list (`(none)` for the old global scope), whose keys are still found; unset: no change (docs/operations.md, \"Changing the scope headers\")",
+    schema: z.union([
+      z.pipe(
+        z.literal(""),
+        z.transform((): readonly string[] | null => null),
+      ),
+      z.pipe(
+        z.literal("(none)"),
+        z.transform((): readonly string[] | null => Object.freeze([])),
+      ),
+      frozen(
+        list(
+          z.pipe(
+            z.string().check(z.regex(TOKEN, "must be header names")),
+            z.transform((h) => h.toLowerCase()),
+          ),
+          { allowEmpty: false },
+        ),
+      ),
+    ]),
+  }),
   IDEMPOTENCY_CONCURRENCY: declare({
     field: "concurrency",
     default: "wait",

@@ -166,6 +166,12 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
           if (standing.kind === "refused") return misconfigured(standing);
           if (standing.kind === "unavailable") return busy("registry");
           drained = standing.drained;
+          if (command.renamed !== undefined && standing.scopeDrained) {
+            // The scope headers changed and nothing is claimed under old identities any more:
+            // this key, unknown here, lives under its new one (src/core/scope-change.ts).
+            const { address, identity } = command.renamed;
+            return { kind: "moved", outcome: "moved", replayed: false, to: address, identity };
+          }
         }
         const elsewhere = this.#elsewhere(command, now, drained);
         if (elsewhere !== null) {

@@ -69,8 +69,9 @@ export async function executeOnOwner(
     next === undefined ? command : { ...command, next },
   )) as Reply;
   if (reply.kind !== "moved") return reply;
-  const { next: _, ...direct } = command;
-  const moved = (await stubAt(namespace, reply.to).execute(direct)) as Reply;
+  const { next: _, renamed: __, ...direct } = command;
+  const target = reply.identity === undefined ? direct : { ...direct, identity: reply.identity };
+  const moved = (await stubAt(namespace, reply.to).execute(target)) as Reply;
   if (moved.kind === "moved") throw new Error("a key was redirected twice");
   return moved;
 }

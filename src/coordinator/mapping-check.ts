@@ -1,5 +1,6 @@
 import type { Config } from "../config/config";
 import { mappingsOf, nameOfMapping, type MappingReport } from "../core/mapping";
+import { scopeName } from "../core/scope-change";
 
 /**
  * The Worker's side of the mapping registry (docs/adr/0006, docs/adr/0009): what its
@@ -28,6 +29,9 @@ export function mappingReport(config: Config): MappingReport {
       current: nameOfMapping(current),
       previous: previous === null ? null : nameOfMapping(previous),
       ttlMs: Math.max(...ttls) * 1000,
+      scope: scopeName(config.scopeHeaders),
+      previousScope:
+        config.previousScopeHeaders === null ? null : scopeName(config.previousScopeHeaders),
     });
     reports.set(config, report);
   }

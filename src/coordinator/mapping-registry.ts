@@ -1,4 +1,5 @@
 import { VERDICT_LEASE_MS } from "./mapping-verdicts";
+import { decideScope } from "../core/scope-change";
 import {
   decideMapping,
   type MappingReport,
@@ -40,7 +41,13 @@ CREATE TABLE IF NOT EXISTS registry (
 export function reportMapping(sql: SqlStorage, report: MappingReport, now: number): MappingVerdict {
   const row = sql.exec<{ state: string }>("SELECT state FROM registry WHERE id = 1").toArray()[0];
   const state = row === undefined ? null : (JSON.parse(row.state) as MappingState);
-  const verdict = decideMapping(state, report, now, SIGHTING_VALID_MS);
+  const verdict = decideScope(
+    state,
+    decideMapping(state, report, now, SIGHTING_VALID_MS),
+    report,
+    now,
+    SIGHTING_VALID_MS,
+  );
   if (verdict.ok && verdict.state !== state) {
     sql.exec(
       "INSERT INTO registry (id, state) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state",

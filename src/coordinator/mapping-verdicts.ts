@@ -1,4 +1,5 @@
 import { isDrained, type MappingReport, type MappingVerdict } from "../core/mapping";
+import { isScopeDrained } from "../core/scope-change";
 
 /**
  * The registry's verdicts on key mappings, kept by the coordinator objects that apply them
@@ -49,8 +50,11 @@ export interface Confirmed {
 
 /** What a claim may do under a report: go ahead, be refused (and why), or wait for the registry. */
 export type Standing =
-  /** `drained`: no Worker that knows only the previous mapping can claim any more (`isDrained`). */
-  | { kind: "accepted"; drained: boolean }
+  /**
+   * `drained`: no Worker that knows only the previous mapping can claim any more (`isDrained`);
+   * `scopeDrained`: none that knows only the previous scope headers (`isScopeDrained`).
+   */
+  | { kind: "accepted"; drained: boolean; scopeDrained: boolean }
   | { kind: "refused"; variable: string; detail: string }
   | { kind: "unavailable" };
 
@@ -188,12 +192,22 @@ const UNCONFIRMED: Known = {
 
 /** The identity of a report: its fields, in the order `mappingReport` builds them. */
 function reportId(report: MappingReport): string {
-  return JSON.stringify([report.current, report.previous, report.ttlMs]);
+  return JSON.stringify([
+    report.current,
+    report.previous,
+    report.ttlMs,
+    report.scope ?? null,
+    report.previousScope ?? null,
+  ]);
 }
 
 function standingOf(verdict: MappingVerdict, report: MappingReport): Standing {
   return verdict.ok
-    ? { kind: "accepted", drained: isDrained(verdict.state, report) }
+    ? {
+        kind: "accepted",
+        drained: isDrained(verdict.state, report),
+        scopeDrained: isScopeDrained(verdict.state, report),
+      }
     : { kind: "refused", variable: verdict.variable, detail: verdict.detail };
 }
 

@@ -71,6 +71,12 @@ export interface ExecuteCommand {
    */
   next?: string;
   /**
+   * During a change of the scope headers (src/core/scope-change.ts): the key's identity under the
+   * new list and its object. `identity` is then the old one, whose object holds any record the key
+   * has; once the change has drained, a key it holds no record of is sent to this one.
+   */
+  renamed?: { identity: string; address: string };
+  /**
    * The Worker's key mapping, which the object checks against the registry's verdict before it
    * claims a key (docs/adr/0009). Absent from Workers that asked the registry themselves.
    */
@@ -132,6 +138,8 @@ export interface Moved {
   replayed: false;
   /** The object's name in the namespace. */
   to: string;
+  /** The identity to send there, when it is another (a change of the scope headers). */
+  identity?: string;
 }
 
 /** What the reachability probe sent before this request's origin call showed (docs/adr/0005). */

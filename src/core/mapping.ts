@@ -1,4 +1,5 @@
 import { objectName } from "./object-name.ts";
+import type { ScopeChange } from "./scope-change.ts";
 
 /**
  * The key → object mapping as an explicit, named value, and the rules for changing it while old
@@ -220,6 +221,10 @@ export interface MappingReport {
   previous: string | null;
   /** The longest TTL of the configuration (global or any route), in ms. */
   ttlMs: number;
+  /** Its scope headers (`scopeName`); absent in reports of older Workers, which are not checked. */
+  scope?: string;
+  /** During a change of the scope headers: the list being left (`scopeName`). */
+  previousScope?: string | null;
 }
 
 /** What the registry remembers. `null` before the first Worker reports. */
@@ -244,6 +249,10 @@ export interface MappingState {
    * Absent in states written before it existed.
    */
   drainedAt?: number | null;
+  /** The scope headers keys are identified by (`scopeName`; docs/operations.md). */
+  scope?: string | null;
+  /** An explicit change of the scope headers under way (`decideScope`). */
+  scopeChange?: ScopeChange | null;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Config } from "../config/config";
 import { settingsFor } from "../config/routes";
 import type { IdempotencyCoordinator } from "../coordinator/coordinator";
-import { executeOnOwner } from "../coordinator/locate";
+import { executeOnOwner, keyRoute } from "../coordinator/locate";
 import { mappingReport } from "../coordinator/mapping-check";
 import { coordinatorDeadlineMs } from "../coordinator/deadline";
 import {
@@ -160,17 +160,24 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
     key = accepted;
   }
 
-  const [identity, print] = await Promise.all([
-    keyIdentity(config.scopeHeaders, (name) => request.headers.get(name), key),
+  const scopeValue = (name: string) => request.headers.get(name);
+  const [identity, print, previousIdentity] = await Promise.all([
+    keyIdentity(config.scopeHeaders, scopeValue, key),
     fingerprintOf(
       { method, path: url.pathname, query: url.search.slice(1) },
       comparedBody(settings.fingerprintMode, body),
     ),
+    // While the scope headers change, the key is first found by its old identity
+    // (src/core/scope-change.ts).
+    config.previousScopeHeaders === null
+      ? null
+      : keyIdentity(config.previousScopeHeaders, scopeValue, key),
   ]);
   // No secret, no key hash: never a weaker, unkeyed one in its place (src/core/key-hash.ts).
   const logged =
     deps.keyHashing.kind === "keyed" ? { keyHash: await deps.keyHashing.hash(identity) } : {};
-  const edgeMs = config.edgeReplaySeconds * 1000;
+  // No edge replays while the scope headers change: a key's record may live under either identity.
+  const edgeMs = previousIdentity === null ? config.edgeReplaySeconds * 1000 : 0;
   const seen = edgeMs > 0 ? edgeReplays.lookup(identity, print, started) : null;
   if (seen !== null && seen.kind !== "miss") {
     const response = toHttp(edgeReply(seen), settings.errorDialect, request);
@@ -186,7 +193,12 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   }
   // Built only now: a replay at the edge needs none of it.
   const command: ExecuteCommand = {
-    identity,
+    ...(previousIdentity === null
+      ? { identity }
+      : {
+          identity: previousIdentity,
+          renamed: { identity, address: keyRoute(identity, config).first },
+        }),
     ...logged,
     fingerprint: print,
     request: {

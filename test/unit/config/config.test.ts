@@ -104,6 +104,15 @@ const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {
     String(365 * 24 * 3600 + 1),
     "99999999999999999999999",
   ],
+  IDEMPOTENCY_SCOPE_HEADERS_PREVIOUS: [
+    "  ",
+    "abc def",
+    "é",
+    "authorization,,x-tenant",
+    "x:y",
+    "authorization,Authorization",
+    "(none),authorization",
+  ],
   IDEMPOTENCY_SCOPE_HEADERS: [
     "abc def",
     "é",
@@ -216,6 +225,7 @@ const EMPTY_ALLOWED: readonly Variable[] = [
   "IDEMPOTENCY_JURISDICTION",
   "IDEMPOTENCY_MAPPING_PREVIOUS",
   "IDEMPOTENCY_ORIGIN_KEY_SECONDS",
+  "IDEMPOTENCY_SCOPE_HEADERS_PREVIOUS",
 ];
 
 const INVALID_CASES: [Variable, string][] = (Object.keys(INVALID_VALUES) as Variable[]).flatMap(
@@ -265,6 +275,7 @@ describe("parseConfig", () => {
           "IDEMPOTENCY_FINGERPRINT",
           "IDEMPOTENCY_TTL_SECONDS",
           "IDEMPOTENCY_SCOPE_HEADERS",
+          "IDEMPOTENCY_SCOPE_HEADERS_PREVIOUS",
           "IDEMPOTENCY_CONCURRENCY",
           "IDEMPOTENCY_WAIT_MS",
           "IDEMPOTENCY_ORIGIN_TIMEOUT_MS",
