@@ -589,7 +589,11 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
       path: path ?? "/",
     });
     const report = { result, ms: Date.now() - started };
-    console.log(JSON.stringify({ event: "origin-probe", ...report }));
+    // A probe that did not find the origin answering is worth an operator's look; one that did
+    // is routine (at most one per contact window per isolate).
+    const line = JSON.stringify({ event: "origin-probe", ...report });
+    if (result === "reachable") console.info(line);
+    else console.warn(line);
     return report;
   }
 

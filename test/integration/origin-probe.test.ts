@@ -23,12 +23,17 @@ function idleOrigin(): void {
   vi.setSystemTime(Date.now() + skipped);
 }
 
-/** A metrics dataset that keeps what it is given, and the Worker's request log lines. */
+/**
+ * A metrics dataset that keeps what it is given, and the JSON lines logged: the Worker's request
+ * lines (`console.log`) and the coordinator's probe lines (`console.info` when the origin
+ * answered, `console.warn` when it did not).
+ */
 function observed(): { points: DataPoint[]; vars: Vars; lines: () => Record<string, unknown>[] } {
   const points: DataPoint[] = [];
-  const log = vi.spyOn(console, "log");
+  const spies = [vi.spyOn(console, "log"), vi.spyOn(console, "info"), vi.spyOn(console, "warn")];
   const lines = () =>
-    log.mock.calls
+    spies
+      .flatMap((spy) => spy.mock.calls)
       .map(([line]) => (typeof line === "string" && line.startsWith("{") ? JSON.parse(line) : null))
       .filter((line): line is Record<string, unknown> => line !== null);
   const dataset = { writeDataPoint: (point: DataPoint) => void points.push(point) };
