@@ -9,11 +9,11 @@
  * Each dialect uses the provider's own code where its documentation names one for the case, and
  * the gateway's code (in the provider's case) where it does not.
  */
-import { acp } from "./dialects/acp";
-import type { ProblemFacts } from "./dialects/facts";
-import { gocardless } from "./dialects/gocardless";
+import { acp } from "./dialects/acp.ts";
+import type { ProblemFacts } from "./dialects/facts.ts";
+import { gocardless } from "./dialects/gocardless.ts";
 
-export type { ProblemFacts } from "./dialects/facts";
+export type { ProblemFacts } from "./dialects/facts.ts";
 
 /** The dialects, `stripe` first: the default, whose `error` envelope the others keep or replace. */
 export const ERROR_DIALECTS = ["stripe", "paypal", "square", "adyen", "gocardless", "acp"] as const;

@@ -1,4 +1,4 @@
-import type { ProblemFacts } from "./facts";
+import type { ProblemFacts } from "./facts.ts";
 
 /**
  * The Agentic Commerce Protocol's flat error object, `type`, `code`, `message` (and an optional

@@ -1,4 +1,4 @@
-import type { ProblemFacts } from "./facts";
+import type { ProblemFacts } from "./facts.ts";
 
 /**
  * GoCardless's error object, which its SDKs read under `error`: `type`, `code` (the HTTP status,
