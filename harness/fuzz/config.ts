@@ -15,6 +15,9 @@ import { startWranglerDev, type WranglerDev } from "../wrangler-dev.ts";
 /** The admin token: the 32 characters the README asks for, and more. */
 export const FUZZ_ADMIN_TOKEN = "fuzz-admin-token-0123456789-abcdefghij";
 
+/** Keys the key hashes of log lines and the admin API (src/core/key-hash.ts), which needs one. */
+export const FUZZ_KEY_HASH_SECRET = "fuzz-key-hash-secret-0123456789-abcdefghij";
+
 /** The scope headers: Stripe's `Authorization`, and Adyen's `X-API-Key`. */
 export const FUZZ_SCOPE_HEADERS = ["authorization", "x-api-key"] as const;
 
@@ -132,6 +135,7 @@ export function fuzzVars(originUrl: string): Record<string, string> {
   return {
     ORIGIN_URL: originUrl,
     ADMIN_TOKEN: FUZZ_ADMIN_TOKEN,
+    KEY_HASH_SECRET: FUZZ_KEY_HASH_SECRET,
     IDEMPOTENCY_SCOPE_HEADERS: FUZZ_SCOPE_HEADERS.join(","),
     IDEMPOTENCY_ROUTES: JSON.stringify(routes),
     // Not the default (`false`): every route but `optional` refuses a request without a key.

@@ -103,7 +103,7 @@ export async function startSplitDeployment(
   const registry = createRegistry();
   const coordinatorState = mkdtempSync(path.join(tmpdir(), "idem-e2e-coordinator-"));
   const gatewayState = mkdtempSync(path.join(tmpdir(), "idem-e2e-gateway-"));
-  const gatewayVars = { ORIGIN_URL: originUrl, ...vars };
+  const gatewayVars = { ORIGIN_URL: originUrl, KEY_HASH_SECRET: E2E_KEY_HASH_SECRET, ...vars };
   const cleanUp = () => {
     for (const dir of [coordinatorState, gatewayState])
       rmSync(dir, { recursive: true, force: true });
