@@ -771,12 +771,14 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
   #warnStorage(bytes: number, refuseBytes: number, now: number): void {
     if (now - this.#storageWarnedAt < ALARM_BATCH_MS) return;
     this.#storageWarnedAt = now;
-    const object = this.ctx.id.name ?? "";
-    // The object's name is a shard name, or (one object per key) a key identity: log its prefix.
+    const name = this.ctx.id.name ?? "";
+    // The object's name is a shard name, or (one object per key) a key identity, of which a log
+    // line must carry nothing: a prefix would confirm a guessed scope and key (src/core/key-hash.ts).
+    const object = /^[0-9a-f]{64}/.test(name) ? "one key's object" : name;
     console.warn(
       JSON.stringify({
         event: "storage-high",
-        object: object.slice(0, 32),
+        object,
         bytes,
         refuseBytes,
         limitBytes: OBJECT_STORAGE_LIMIT_BYTES,

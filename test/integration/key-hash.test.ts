@@ -1,4 +1,5 @@
 import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { keyHashOf, legacyKeyHash } from "../../src/core/key-hash";
 import {
@@ -131,5 +132,24 @@ describe("the admin API and the key hash secret", () => {
       rotated,
     );
     expect(byNew.status).toBe(404);
+  });
+});
+
+describe("other log lines", () => {
+  it("name a key's own object without any part of its identity when its storage is high (IDEMPOTENCY_SHARDS=0)", async () => {
+    const key = newKey();
+    const { identity } = await coordinatorOfKey(key, { shards: 0 });
+    const stub = env.COORDINATOR.getByName(identity);
+    // Grow the key's object past the smallest storage limit the setting accepts.
+    await runInDurableObject(stub, (_, state) => {
+      state.storage.sql.exec("CREATE TABLE IF NOT EXISTS ballast (data BLOB)");
+      state.storage.sql.exec("INSERT INTO ballast VALUES (zeroblob(1100000))");
+    });
+    const warn = vi.spyOn(console, "warn");
+    const vars = { IDEMPOTENCY_SHARDS: "0", IDEMPOTENCY_STORAGE_LIMIT_BYTES: "1048576" };
+    expect((await post("/v1/charges", key, { vars })).status).toBe(503);
+    const high = jsonLines(warn).find((line) => line.event === "storage-high");
+    expect(high).toMatchObject({ object: "one key's object" });
+    expect(JSON.stringify(jsonLines(warn))).not.toContain(legacyKeyHash(identity).slice(0, 8));
   });
 });
