@@ -91,7 +91,7 @@ export default defineConfig({
           include: ["test/integration/origin-binding/**/*.test.ts"],
         },
         (originUrl) => ({
-          // What `[[services]] binding = "ORIGIN"` gives a deployment (README, "Deploying").
+          // What `[[services]] binding = "ORIGIN"` gives a deployment (docs/operations.md, "Deploying").
           serviceBindings: { ORIGIN: ORIGIN_WORKER },
           workers: [
             {

@@ -3,7 +3,7 @@ import { startFuzzTarget } from "../harness/fuzz/config.ts";
 import { describeFailure, runFuzz } from "../harness/fuzz/run.ts";
 
 /**
- * `npm run fuzz`: the black-box fuzzer over HTTP (README, "Fuzzing"), for as long as asked. It
+ * `npm run fuzz`: the black-box fuzzer over HTTP (docs/development.md, "Fuzzing"), for as long as asked. It
  * starts the test origin and one `wrangler dev` session, runs the cases a seed gives, and prints
  * every failure with the seed and index that replay it, then the case count and the time. Exits
  * 1 on any failure. The same generators and invariants run briefly in `npm test`

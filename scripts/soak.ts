@@ -13,7 +13,7 @@ import { routeOverrides, runReforwardPhase, type ReforwardStats } from "./soak/r
 import { verify, type Stats, type Violation } from "./soak/verify.ts";
 
 /**
- * `npm run soak`: the idempotency load check (README, "Reliability and security"). One gateway
+ * `npm run soak`: the idempotency load check (docs/security.md, "Reliability and security"). One gateway
  * (its two Workers, the gateway and the coordinator Worker, in one session of real `wrangler dev`)
  * in front of the test origin, both on 127.0.0.1; tens of thousands of
  * requests over thousands of keys, each key playing one origin behaviour for its life (201, 503,

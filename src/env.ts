@@ -15,7 +15,7 @@ export type GatewayEnv = Env & {
   METRICS?: AnalyticsEngineDataset;
   /**
    * A service binding to an origin that is itself a Worker (`[[services]] binding = "ORIGIN"`):
-   * when present, the origin is called through it instead of `ORIGIN_URL` (README, "Deploying").
+   * when present, the origin is called through it instead of `ORIGIN_URL` (docs/operations.md, "Deploying").
    */
   ORIGIN?: Fetcher;
 };
@@ -29,7 +29,7 @@ export type GatewayEnv = Env & {
 export type CoordinatorEnv = Pick<Env, "COORDINATOR"> & {
   /**
    * A service binding to an origin that is itself a Worker: covered requests are forwarded
-   * through it (README, "Deploying").
+   * through it (docs/operations.md, "Deploying").
    */
   ORIGIN?: Fetcher;
 };

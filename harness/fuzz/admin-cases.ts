@@ -6,7 +6,7 @@ import { serialize, type RawAnswer } from "./raw-http.ts";
 import { scopeFields } from "./requests.ts";
 
 /**
- * Admin calls (README, "Operating it"): any answer is a 2xx document or a problem with a
+ * Admin calls (docs/operations.md, "Operating it"): any answer is a 2xx document or a problem with a
  * documented code, a key endpoint without the token is `401`, nothing under the prefix reaches
  * the origin, and a resolved answer is what the client's retry gets, without a new origin call.
  */

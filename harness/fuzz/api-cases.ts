@@ -22,7 +22,7 @@ import type { RawAnswer } from "./raw-http.ts";
 import { buildApiRequest, otherScope, type BuiltRequest } from "./requests.ts";
 
 /**
- * API requests and the invariants their answers keep (README, "Fuzzing"):
+ * API requests and the invariants their answers keep (docs/development.md, "Fuzzing"):
  * - every request gets an answer in time, and none is a 5xx of the gateway's own: the origin is
  *   healthy, so a `502` or `504` of the gateway is right only where the origin refused bytes the
  *   gateway forwarded (a control byte workerd let through);

@@ -115,7 +115,7 @@ export interface AdminCase {
 /** A fuzz case. */
 export type FuzzCase = ApiCase | AdminCase;
 
-/** Printable ASCII, the key alphabet (README, "The key"). */
+/** Printable ASCII, the key alphabet (docs/configuration.md, "The key"). */
 const printable = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c));
 const token = fc.stringMatching(/^[A-Za-z0-9_]{1,24}$/);
 /**

@@ -8,7 +8,7 @@ import type { RawAnswer } from "./raw-http.ts";
  * What every answer must be, whatever the request: a gateway error is `application/problem+json`
  * with a code the README documents, at the status it documents; what the gateway did not answer
  * itself comes from the origin (which saw the request) or is one of the runtime's own answers to
- * bytes that are not HTTP (README, "Fuzzing"). Nothing here reads the gateway's code: the codes
+ * bytes that are not HTTP (docs/development.md, "Fuzzing"). Nothing here reads the gateway's code: the codes
  * come from the README's errors table.
  */
 
@@ -28,7 +28,7 @@ export function documentedProblems(
 
 /**
  * Answers that come from `wrangler dev` or workerd, not from the gateway: their replies to a
- * request that is not valid HTTP/1.1, found by sending such requests (README, "Fuzzing", lists
+ * request that is not valid HTTP/1.1, found by sending such requests (docs/development.md, "Fuzzing", lists
  * them). Allowed only for a request the fuzzer built broken; a well-formed one never gets them.
  */
 export const RUNTIME_ANSWERS: readonly { status: number; body: RegExp; from: string }[] = [

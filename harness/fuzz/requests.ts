@@ -5,7 +5,7 @@ import { chunked, serialize, type RawRequest } from "./raw-http.ts";
 
 /**
  * Turns a case into the bytes on the wire, and says what the contract expects of it: the model
- * the invariants check the gateway's answers against (README, "The key", "Outcomes"). The model
+ * the invariants check the gateway's answers against (docs/configuration.md, "The key", "Outcomes"). The model
  * is written from the README, not from the gateway's code.
  */
 
@@ -19,7 +19,7 @@ export interface BuiltRequest {
   covered: boolean;
   /** Covered, and a key where the route reads it. */
   keyed: boolean;
-  /** The key is valid by construction (README, "The key": 1 to 255 printable ASCII, one field). */
+  /** The key is valid by construction (docs/configuration.md, "The key": 1 to 255 printable ASCII, one field). */
   keyValid: boolean;
   /** The scope headers are present, and readable (valid UTF-8). */
   scopeValid: boolean;
@@ -54,7 +54,7 @@ export interface Variation {
   reserialize?: boolean;
 }
 
-/** The longest key (README, "The key"). */
+/** The longest key (docs/configuration.md, "The key"). */
 const MAX_KEY = 255;
 
 /** The content types the README calls JSON: `application/json` or any `+json`, any case. */

@@ -7,7 +7,7 @@ import type { FuzzContext } from "./context.ts";
 import { documentedProblems } from "./invariants.ts";
 
 /**
- * The fuzzer's runner (README, "Fuzzing"): the cases a seed gives, run a few at a time against a
+ * The fuzzer's runner (docs/development.md, "Fuzzing"): the cases a seed gives, run a few at a time against a
  * live gateway, each checked by `api-cases.ts` or `admin-cases.ts`, and every failure reported
  * with the seed and index that replay it. `npm run fuzz` (scripts/fuzz.ts) and
  * `test/e2e/fuzz.test.ts` both run it.

@@ -2,7 +2,7 @@ import { parseSfString } from "../core/sf-string";
 
 export { IDEMPOTENCY_KEY_HEADER } from "../core/header-names";
 
-/** After unquoting, a key is 1 to 255 printable ASCII characters (README, "The key"). */
+/** After unquoting, a key is 1 to 255 printable ASCII characters (docs/configuration.md, "The key"). */
 const PRINTABLE_ASCII_KEY = /^[\x20-\x7e]{1,255}$/;
 
 /**

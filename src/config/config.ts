@@ -14,7 +14,7 @@ import {
 export { MAX_BODY_LIMIT, type ConfigError } from "./settings";
 
 /**
- * The gateway's configuration: plain string `vars` (README, "Configuration") turned into a
+ * The gateway's configuration: plain string `vars` (docs/configuration.md, "Configuration") turned into a
  * frozen, typed value, one declaration per variable (`settings.ts`). An absent variable takes its
  * documented default; a present but invalid one is an error that names it — never silently
  * replaced by a default.

@@ -205,7 +205,7 @@ export const SETTINGS = {
     default: "",
     perRoute: false,
     description:
-      "during a change of `IDEMPOTENCY_SCOPE_HEADERS`: the old list (`(none)` for the old global scope), whose keys are still found; unset: no change (docs/operations.md, \"Changing the scope headers\")",
+      'during a change of `IDEMPOTENCY_SCOPE_HEADERS`: the old list (`(none)` for the old global scope), whose keys are still found; unset: no change (docs/operations.md, "Changing the scope headers")',
     schema: z.union([
       z.pipe(
         z.literal(""),
@@ -492,8 +492,7 @@ export const SETTING_NAMES = (Object.keys(SETTINGS) as VariableName[]).filter(
 export const VARIABLE_PREFIX = "IDEMPOTENCY_";
 
 /**
- * The rules between settings that keep the exactly-once guarantee (README, "Exactly once, across
- * operations"): a record must outlive the lease of its origin call, or a key orphaned by a crash
+ * The rules between settings that keep the exactly-once guarantee (docs/security.md, "Reliability and security"): a record must outlive the lease of its origin call, or a key orphaned by a crash
  * would expire and be forwarded again while the origin may still be working on it.
  *
  * @returns the first rule broken, or `null`

@@ -4,7 +4,7 @@ import type { RecordPosition } from "../core/record-page";
 
 /**
  * The coordinator's RPC surface for operators who reconcile records without the customer's key
- * or credential (README, "Reconciling an unknown outcome"): list records, find one by its key
+ * or credential (docs/operations.md, "Reconciling an unknown outcome"): list records, find one by its key
  * hash, resolve an unknown one. Plain data, grown only by optional fields, like `protocol.ts`.
  */
 

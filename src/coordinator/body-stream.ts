@@ -2,7 +2,7 @@ import type { FinalReply, Streamed } from "./protocol";
 
 /**
  * Replies with their body as a stream over one copy of the answer, under a per-object byte
- * budget (README, "Reliability and security": bounds).
+ * budget (docs/security.md, "Reliability and security": bounds).
  *
  * RPC carries a `ReadableStream` with flow control instead of serializing the whole body into
  * each reply. Measured under `wrangler dev` with an 8 MiB answer and 32 duplicates waiting on

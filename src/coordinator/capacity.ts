@@ -1,5 +1,5 @@
 /**
- * The bounds of one coordinator object that answer `503 gateway-busy` (README, "Bounds"), as
+ * The bounds of one coordinator object that answer `503 gateway-busy` (docs/security.md, "Bounds"), as
  * pure functions: storage against the platform's limit per object, and the jittered
  * `Retry-After` of every busy answer.
  */

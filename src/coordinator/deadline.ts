@@ -13,7 +13,7 @@ export const COORDINATOR_MARGIN_MS = 2_000;
  * coordinator may legitimately take — the registry's answer, a probe and the origin call for a
  * first request, or a duplicate's wait — plus a margin. Past it the Worker answers
  * `504 origin-outcome-unknown` without storing anything, and the coordinator, which owns the
- * key, settles it for the client's retry (README, "Bounds").
+ * key, settles it for the client's retry (docs/security.md, "Bounds").
  *
  * @example
  * coordinatorDeadlineMs({ originTimeoutMs: 30_000, waitMs: 10_000 }); // 37_000

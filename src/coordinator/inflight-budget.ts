@@ -1,7 +1,7 @@
 import { MAX_BODY_LIMIT } from "../config/settings";
 
 /**
- * The bytes one object's origin calls hold in memory while they run (README, "Reliability and
+ * The bytes one object's origin calls hold in memory while they run (docs/security.md, "Reliability and
  * security": bounds).
  *
  * Each call holds its request body until the origin has answered, then the answer it buffers

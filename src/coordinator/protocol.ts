@@ -61,7 +61,7 @@ export interface ExecuteCommand {
   policy: Policy;
   /**
    * The request's path, without the query: kept with the record so that an operator can tell
-   * which request an unknown outcome belongs to (README, "Reconciling an unknown outcome").
+   * which request an unknown outcome belongs to (docs/operations.md, "Reconciling an unknown outcome").
    * Absent from Workers older than this field.
    */
   path?: string;
@@ -122,7 +122,7 @@ export type Reply = Streamed<FinalReply> | Moved;
 /**
  * A reply as it crosses the RPC boundary: the body is a stream over the object's one copy of the
  * answer, so duplicates waiting on one key, and concurrent replays, do not each serialize (and
- * hold) a copy of it (README, "Reliability and security": bounds).
+ * hold) a copy of it (docs/security.md, "Reliability and security": bounds).
  */
 export type Streamed<T extends FinalReply> = T extends { kind: "response" }
   ? Omit<T, "response"> & { response: Omit<StoredResponse, "body"> & { body: ReplyBody } }

@@ -12,7 +12,7 @@ import type { IdempotencyCoordinator } from "./coordinator";
 import { stubAt } from "./locate";
 
 /**
- * Finding records without a key's identity, for operators (README, "Reconciling an unknown
+ * Finding records without a key's identity, for operators (docs/operations.md, "Reconciling an unknown
  * outcome"): listing the records of every coordinator object, and finding one record by its key
  * hash. Both need the objects to be enumerable: the shards of the key mapping and, during a
  * change of the shard count, of the previous one (docs/adr/0006). With one object per key

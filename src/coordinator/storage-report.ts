@@ -4,7 +4,7 @@ import { stubAt } from "./locate";
 import { READS_AT_ONCE, type RecordObjects } from "./record-finder";
 
 /**
- * Each object's storage use, for operators sizing shards (README, "Bounds"): the SQLite database
+ * Each object's storage use, for operators sizing shards (docs/security.md, "Bounds"): the SQLite database
  * size against the refusal size (`IDEMPOTENCY_STORAGE_LIMIT_BYTES`), read from every object of
  * the mapping(s) in use, a bounded number at a time.
  */

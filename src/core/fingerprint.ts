@@ -51,7 +51,7 @@ const NOTHING: Field = new Uint8Array();
 
 /**
  * SHA-256 (hex) over a length-prefixed encoding of the method, path, query and body bytes
- * (README, "The fingerprint"; docs/adr/0004).
+ * (docs/configuration.md, "Comparing bodies"; docs/adr/0004).
  *
  * @example
  * await fingerprint({ method: "POST", path: "/v1/payments", query: "", body: new Uint8Array() });
@@ -102,7 +102,7 @@ function optional(value: Uint8Array | null): Field[] {
 }
 
 /**
- * How a body is compared under a mode (README, "Comparing bodies"). In every mode, a
+ * How a body is compared under a mode (docs/configuration.md, "Comparing bodies"). In every mode, a
  * `multipart/form-data` body by its parts, since its boundary is drawn anew on every attempt.
  * Under `json`: a JSON document by its canonical form, a urlencoded form by its sorted pairs; an
  * empty body, any other type, and a JSON document RFC 8785 cannot represent exactly

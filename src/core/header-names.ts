@@ -12,6 +12,6 @@ export const REPLAYED_HEADER = "Idempotent-Replayed";
 
 /**
  * Marks every request the gateway sends to the origin. A request that arrives carrying it has
- * come back from the gateway itself (see README, "Deploying"), and forwarding it again would loop.
+ * come back from the gateway itself (see docs/operations.md, "Deploying"), and forwarding it again would loop.
  */
 export const HOP_HEADER = "Idempotency-Gateway-Hop";

@@ -5,7 +5,7 @@ import { parseSfString, type SfStringError } from "./sf-string.ts";
  * the rules every key follows wherever it was read (`key-source.ts`). Pure: a value in, a result
  * out; never throws.
  *
- * Two spellings of `Idempotency-Key` name the same key (README, "The key"): the Structured Field
+ * Two spellings of `Idempotency-Key` name the same key (docs/configuration.md, "The key"): the Structured Field
  * String of draft-ietf-httpapi-idempotency-key-header-07 §2.1 (`"abc"`, with `\"` and `\\`
  * escapes, RFC 8941 §3.3.3) and the bare token Stripe's clients send (`abc`).
  */
@@ -60,7 +60,7 @@ export function parseIdempotencyKey(
 }
 
 /**
- * The rules every key follows, wherever it was read (README, "The key"): 1 to 255 printable
+ * The rules every key follows, wherever it was read (docs/configuration.md, "The key"): 1 to 255 printable
  * ASCII characters.
  *
  * @param label - what carried the key, for the reason ("the JSON member /idempotency_key")

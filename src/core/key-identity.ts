@@ -3,7 +3,7 @@ import { lengthPrefixed, sha256Hex } from "./canonical-encoding";
 /**
  * A key's identity: SHA-256 over the scope header values and the key, so the same key sent under
  * two credentials is two keys, and no raw credential is ever stored, logged or used as an object
- * name (README, "The key").
+ * name (docs/configuration.md, "The key").
  *
  * @param scopeHeaders - the configured header names, lowercase, in configuration order
  * @param header - looks a request header up; `null` when absent (absent differs from empty)

@@ -5,7 +5,7 @@ import { parseJsonPointer, resolveJsonPointer, type JsonPointer } from "./json-p
 import type { JsonValue } from "./strict-json.ts";
 
 /**
- * Where a route's key is (`IDEMPOTENCY_KEY_FROM`, README "The key"): a header, a string member
+ * Where a route's key is (`IDEMPOTENCY_KEY_FROM`, docs/clients.md "The key"): a header, a string member
  * of a JSON body, or nowhere. Payment APIs disagree: Stripe reads `Idempotency-Key`, PayPal
  * `PayPal-Request-Id`, Checkout.com `Cko-Idempotency-Key`, and Square an `idempotency_key`
  * member of the JSON body. Pure; never throws.

@@ -45,20 +45,20 @@ export type GatewayProblem =
     }
   | { code: "origin-outcome-unknown"; detail: string }
   | { code: "invalid-configuration"; variable: string; detail: string }
-  // The admin API's own answers (README, "Operating it"): not part of the request path.
+  // The admin API's own answers (docs/operations.md, "Operating it"): not part of the request path.
   | { code: "admin-unauthorized" }
   | { code: "invalid-admin-request"; detail: string }
   | { code: "key-not-found" }
   // Any other path under the admin prefix, and any unexpected failure: still problem+json.
   | { code: "not-found" }
   | { code: "internal-error" }
-  // Reconciling without the customer's key (README, "Reconciling an unknown outcome").
+  // Reconciling without the customer's key (docs/operations.md, "Reconciling an unknown outcome").
   | { code: "key-hash-ambiguous" }
   | { code: "record-not-unknown"; state: "in_flight" | "completed" }
   | { code: "sharding-required" }
   // A body the gateway must read (a key in it, or the `json` fingerprint) and cannot.
   | { code: "malformed-body"; detail: string }
-  // A key sent without any of the headers that scope it to its caller (README, "The key").
+  // A key sent without any of the headers that scope it to its caller (docs/configuration.md, "The key").
   | {
       code: "missing-scope";
       headers: readonly string[];
@@ -69,7 +69,7 @@ export type GatewayProblem =
   | { code: "gateway-busy"; reason: BusyReason; retryAfterSeconds: number };
 
 /**
- * Which bound answered `gateway-busy` (README, "Bounds"): origin calls in flight in one object,
+ * Which bound answered `gateway-busy` (docs/security.md, "Bounds"): origin calls in flight in one object,
  * their bytes, the object's storage, or the mapping registry when its verdict has lapsed.
  */
 export type BusyReason = "calls" | "bytes" | "storage" | "registry";

@@ -1,7 +1,7 @@
 import type { RecordState } from "./record";
 
 /**
- * Paging through records for operators (`GET /__idempotency/keys`, README, "Operating it"): the
+ * Paging through records for operators (`GET /__idempotency/keys`, docs/operations.md, "Operating it"): the
  * order records are listed in, and the opaque cursor that says where the next page starts. Pure:
  * no I/O, no clock.
  */

@@ -1,6 +1,6 @@
 /**
  * A strict JSON parser for request bodies the gateway must read: a `json:` key source, and the
- * `json` fingerprint (README, "The key" and "Comparing bodies"). Pure; never throws.
+ * `json` fingerprint (docs/configuration.md, "The key" and "Comparing bodies"). Pure; never throws.
  *
  * Why not `JSON.parse` alone: it silently keeps the last of two members with the same name,
  * while other parsers keep the first, so a body such as `{"amount":1,"amount":1000}` means

@@ -3,7 +3,7 @@ import type { AdminCount, Metrics } from "./metrics";
 
 /**
  * The trail of admin actions: one JSON log line and one metrics data point per call of the key
- * endpoints (README, "Operating it"). A line names the operator by a short hash of the admin
+ * endpoints (docs/operations.md, "Operating it"). A line names the operator by a short hash of the admin
  * token that authorised the call, never by the token, and the record by its key hash, never by
  * its key or scope values.
  */

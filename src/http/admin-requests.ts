@@ -13,7 +13,7 @@ import {
 
 /**
  * What an admin request asks for, validated: the record it names, the answer an operator resolves
- * it with, the listing it wants (README, "Operating it"). Pure: every failure is a sentence for
+ * it with, the listing it wants (docs/operations.md, "Operating it"). Pure: every failure is a sentence for
  * the `invalid-admin-request` problem, never a throw.
  */
 

@@ -51,7 +51,7 @@ interface Call {
 
 /**
  * Routes of the admin prefix: health, the problem type documents, and — only when the
- * `ADMIN_TOKEN` secret is set — the key endpoints and the operator console (README, "Operating
+ * `ADMIN_TOKEN` secret is set — the key endpoints and the operator console (docs/operations.md, "Operating
  * it"). Unknown paths are `404`.
  */
 export function adminRoutes(): Hono<AdminEnv> {
@@ -104,7 +104,7 @@ export function adminRoutes(): Hono<AdminEnv> {
     );
   });
 
-  // How full each object is (README, "Bounds"): for sizing shards before any key is refused.
+  // How full each object is (docs/security.md, "Bounds"): for sizing shards before any key is refused.
   admin.get("/storage", async (c) => {
     const call = await authorize(c, "storage");
     if (call instanceof Response) return call;
@@ -331,7 +331,7 @@ async function readJson(
   }
 }
 
-/** The shortest admin token the admin API accepts to run with (README, "Operating it"). */
+/** The shortest admin token the admin API accepts to run with (docs/operations.md, "Operating it"). */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
 function adminToken(c: AdminContext): string | null {

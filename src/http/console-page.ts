@@ -1,5 +1,5 @@
 /**
- * The operator console's page (README, "Reconciling an unknown outcome"): one HTML document with
+ * The operator console's page (docs/operations.md, "Reconciling an unknown outcome"): one HTML document with
  * its style and script inline, no build step, nothing loaded from anywhere else. `console.ts`
  * serves it under a Content-Security-Policy that allows exactly this style and this script, by
  * their hashes.

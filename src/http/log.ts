@@ -13,10 +13,10 @@ export type WorkerOutcome =
   | "keyless"
   | "malformed-body"
   | "missing-scope"
-  /** The coordinator did not answer within its deadline (README, "Bounds"). */
+  /** The coordinator did not answer within its deadline (docs/security.md, "Bounds"). */
   | "coordinator-timeout";
 
-/** The one structured line logged per covered request (README, "Operating it"). */
+/** The one structured line logged per covered request (docs/operations.md, "Operating it"). */
 export interface RequestLog {
   outcome: Outcome | WorkerOutcome;
   /** Which bound a `busy` outcome met (`gateway-busy`). */

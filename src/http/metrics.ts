@@ -11,7 +11,7 @@ export interface AdminCount {
 /** Where per-request counters go. Tests pass a spy through the same door. */
 export interface Metrics {
   count(line: RequestLog): void;
-  /** Counts one call of the admin key endpoints (README, "Operating it"). */
+  /** Counts one call of the admin key endpoints (docs/operations.md, "Operating it"). */
   countAdmin(event: AdminCount): void;
 }
 

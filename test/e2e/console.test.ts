@@ -12,7 +12,7 @@ import { E2E_KEY_HASH_SECRET, send, startGateway } from "./harness";
 
 /**
  * The operator console in a real browser: Playwright (`playwright-core`, which downloads no
- * browser) drives the system's Chromium against `wrangler dev` (README, "Reconciling an unknown
+ * browser) drives the system's Chromium against `wrangler dev` (docs/operations.md, "Reconciling an unknown
  * outcome"). `.ci/run` installs Chromium where it can; without one these tests are skipped, and
  * say so. `CHROMIUM_PATH` points at another executable. `CONSOLE_SCREENSHOT=docs/console.png`
  * saves the README's screenshot.

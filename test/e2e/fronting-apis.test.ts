@@ -6,7 +6,7 @@ import { problemOf, send, startGateway, startGateways } from "./harness";
 import { PAYPAL_ROUTES, SQUARE_ROUTES } from "../support/payment-api-routes";
 
 /**
- * Fronting payment APIs (README, "Fronting common payment APIs", "Errors" › "In the fronted API's
+ * Fronting payment APIs (docs/providers.md, "Fronting common payment APIs", "Errors" › "In the fronted API's
  * own dialect", "Configuration" › "Per-route policy" and "Retry statuses by class") over real HTTP,
  * against two `wrangler dev` processes and a real origin: one with rules per operation for a
  * PayPal-like, a Square-like and a Checkout.com-like API (`IDEMPOTENCY_ROUTES`), one configured

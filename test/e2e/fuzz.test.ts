@@ -5,7 +5,7 @@ import { exchange, serialize, type RawAnswer } from "../../harness/fuzz/raw-http
 import { describeFailure, runFuzz } from "../../harness/fuzz/run.ts";
 
 /**
- * Bad input over real HTTP, against `wrangler dev` (README, "Fuzzing"): the examples the fuzzing
+ * Bad input over real HTTP, against `wrangler dev` (docs/development.md, "Fuzzing"): the examples the fuzzing
  * findings were fixed with, written out, and a short seeded run of the fuzzer itself
  * (`harness/fuzz/`, the same generators and invariants as `npm run fuzz`). Requests go out as
  * raw bytes over `node:net`, where `fetch` would refuse them (a GET with a body) or re-encode

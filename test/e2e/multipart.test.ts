@@ -5,7 +5,7 @@ import { startTestOrigin, type TestOrigin } from "../../harness/test-origin";
 import { problemOf, startGateway } from "./harness";
 
 /**
- * Multipart uploads over real HTTP (README, "The fingerprint"; docs/adr/0007): Node's `fetch`
+ * Multipart uploads over real HTTP (docs/configuration.md, "Comparing bodies"; docs/adr/0007): Node's `fetch`
  * (undici) encodes the same `FormData` with a new random boundary on every call, as an SDK's
  * retry does, through `wrangler dev` to a real origin.
  */

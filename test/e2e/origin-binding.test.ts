@@ -7,7 +7,7 @@ import { PROJECT_ROOT, startWranglerDev, type WranglerDev } from "../../harness/
 import { problemOf, send } from "./harness";
 
 /**
- * An origin that is a Worker (README, "Deploying" › "An origin that is a Worker"), over real HTTP:
+ * An origin that is a Worker (docs/operations.md, "Deploying" › "An origin that is a Worker"), over real HTTP:
  * one `wrangler dev` session runs three Workers, the gateway (`fixtures/gateway-bound.wrangler.toml`:
  * the project's code, an `ORIGIN` service binding and no ORIGIN_URL), its coordinator Worker
  * (`fixtures/coordinator-bound.wrangler.toml`: the Durable Objects, which forward through their own

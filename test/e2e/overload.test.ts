@@ -7,7 +7,7 @@ import { ANSWER_RESERVE_BYTES, INFLIGHT_BUDGET_BYTES } from "../../src/coordinat
 import { problemOf, send, startGateway } from "./harness";
 
 /**
- * Overload over HTTP (README, "Bounds"): when the object that owns a new key already holds as many
+ * Overload over HTTP (docs/security.md, "Bounds"): when the object that owns a new key already holds as many
  * bytes of origin calls as it may, the key is refused with `503 gateway-busy` and a jittered
  * `Retry-After` — never a duplicate's `409` — and nothing is claimed, stored or forwarded, so the
  * same key is a first request once the object has room.

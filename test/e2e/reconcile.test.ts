@@ -7,7 +7,7 @@ import { keyHashOf } from "../../src/core/key-hash";
 import { E2E_KEY_HASH_SECRET, problemOf, send, startGateway } from "./harness";
 
 /**
- * Reconciling an unknown outcome over real HTTP against `wrangler dev` (README, "Reconciling an
+ * Reconciling an unknown outcome over real HTTP against `wrangler dev` (docs/operations.md, "Reconciling an
  * unknown outcome"): the operator has the log line, not the customer's key or credential.
  */
 

@@ -4,7 +4,7 @@ import { startTestOrigin, type TestOrigin } from "../../harness/test-origin";
 import { send, startSplitDeployment, type SplitDeployment } from "./harness";
 
 /**
- * What a deploy of one Worker costs the requests in flight (README, "Deploying"; docs/adr/0010),
+ * What a deploy of one Worker costs the requests in flight (docs/operations.md, "Deploying"; docs/adr/0010),
  * staged over real HTTP: the gateway and the coordinator Worker in two `wrangler dev` sessions
  * that find each other through a dev registry of their own, as they are deployed. Under load
  * (distinct keys sent by a bounded pool of clients, and origin calls held in flight at a gate of

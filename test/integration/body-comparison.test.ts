@@ -3,7 +3,7 @@ import { REPLAYED_HEADER } from "../../src/core/header-names";
 import { newKey, originRequests, post, problemOf, type Vars } from "./harness";
 
 /**
- * IDEMPOTENCY_FINGERPRINT (README, "Comparing bodies"): under `json`, a retry whose JSON body was
+ * IDEMPOTENCY_FINGERPRINT (docs/configuration.md, "Comparing bodies"): under `json`, a retry whose JSON body was
  * re-serialized (member order, whitespace, number spelling) or whose form pairs were reordered is
  * the same request; under `bytes` (the default) it is a different one.
  */

@@ -17,7 +17,7 @@ import {
 } from "./harness";
 
 /**
- * Memory bounds of one coordinator object (README, "Reliability and security"). Every test here
+ * Memory bounds of one coordinator object (docs/security.md, "Reliability and security"). Every test here
  * puts all keys in one object (`IDEMPOTENCY_SHARDS=1`), in a file of its own: storage is shared
  * by the tests of a file.
  */

@@ -12,7 +12,7 @@ import {
 import { PAYPAL_ROUTES, SQUARE_ROUTES } from "../support/payment-api-routes";
 
 /**
- * Fronting real payment APIs (README, "Fronting common payment APIs"): rules per operation
+ * Fronting real payment APIs (docs/providers.md, "Fronting common payment APIs"): rules per operation
  * (`IDEMPOTENCY_ROUTES` with URLPattern paths), the key where each API puts it, retry statuses by
  * class, and refusals in the API's own error dialect — through the real Worker and coordinator,
  * against the real loopback origin. Requests carry `x-marker: <key>` so the origin's log finds

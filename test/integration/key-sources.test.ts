@@ -3,7 +3,7 @@ import { REPLAYED_HEADER } from "../../src/core/header-names";
 import { newKey, originRequests, post, problemOf, type Vars } from "./harness";
 
 /**
- * IDEMPOTENCY_KEY_FROM (README, "The key"): the key in another header, in a JSON body member, or
+ * IDEMPOTENCY_KEY_FROM (docs/configuration.md, "The key"): the key in another header, in a JSON body member, or
  * nowhere. The test origin records requests by `X-Marker`, since these requests carry no
  * `Idempotency-Key` of their own.
  */

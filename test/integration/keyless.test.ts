@@ -3,7 +3,7 @@ import { REPLAYED_HEADER } from "../../src/core/header-names";
 import { countExecutes, newKey, originRequests, post, problemOf } from "./harness";
 
 /**
- * Covered requests without a key (README, "The key"; docs/adr/0013): with the defaults they are
+ * Covered requests without a key (docs/configuration.md, "The key"; docs/adr/0013): with the defaults they are
  * proxied untouched, as if the gateway were not there, and counted as their own outcome
  * (`keyless`); a route with `IDEMPOTENCY_KEY_REQUIRED=true` refuses them. The origin records
  * these requests by `X-Marker`.

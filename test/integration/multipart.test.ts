@@ -3,8 +3,7 @@ import { REPLAYED_HEADER } from "../../src/core/header-names";
 import { EDGE_OFF, gateway, newKey, originRequests, problemOf, type Vars } from "./harness";
 
 /**
- * `multipart/form-data` bodies compared by their parts in every fingerprint mode (README, "The
- * fingerprint"; docs/adr/0007): an SDK that hands `fetch` the same `FormData` on every attempt
+ * `multipart/form-data` bodies compared by their parts in every fingerprint mode (docs/configuration.md, "Comparing bodies"; docs/adr/0007): an SDK that hands `fetch` the same `FormData` on every attempt
  * sends each with a new random boundary, and its retry is still the same request.
  */
 

@@ -19,7 +19,7 @@ afterEach(() => {
 });
 
 /**
- * Placement (README, "Placement"): `IDEMPOTENCY_LOCATION_HINT` and `IDEMPOTENCY_JURISDICTION`
+ * Placement (docs/operations.md, "Placement"): `IDEMPOTENCY_LOCATION_HINT` and `IDEMPOTENCY_JURISDICTION`
  * choose where the coordinators live. Both are part of the key → object mapping (docs/adr/0006):
  * a key goes to a differently named or differently scoped object, so a change is refused unless
  * made as a migration, and a migration never forwards a stored key again.

@@ -22,7 +22,7 @@ import {
 } from "./harness";
 
 /**
- * Reconciling records without the customer's key or credential (README, "Reconciling an unknown
+ * Reconciling records without the customer's key or credential (docs/operations.md, "Reconciling an unknown
  * outcome"): the listing, lookup and purge by key hash, resolve, and the console page.
  *
  * Storage is shared by the tests of this file, so each test that lists records uses a shard

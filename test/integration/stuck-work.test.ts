@@ -19,7 +19,7 @@ import { policyOf } from "../../src/coordinator/protocol";
 import { ORIGIN, coordinatorOfKey, held, newKey, originRequests, post, problemOf } from "./harness";
 
 /**
- * Work that is bounded or cannot get stuck (README, "Bounds"): the alarm deletes in batches, the
+ * Work that is bounded or cannot get stuck (docs/security.md, "Bounds"): the alarm deletes in batches, the
  * Worker's call to its coordinator has a deadline, a failure before the origin call releases the
  * key, and moved markers are collected even by an object that claims nothing.
  */

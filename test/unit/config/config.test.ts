@@ -36,7 +36,7 @@ function expectError(result: ConfigResult, variable: string): string {
 const GENERALLY_INVALID = ["", "  ", "abc def", "é", "\t"] as const;
 
 /**
- * Invalid values per variable (README, "Configuration"): for numbers "abc", "-1", "1.5",
+ * Invalid values per variable (docs/configuration.md, "Configuration"): for numbers "abc", "-1", "1.5",
  * "", "  " and the values just past each bound; for lists, malformed and repeated items.
  */
 const INVALID_VALUES: Readonly<Record<Variable, readonly string[]>> = {

@@ -21,21 +21,21 @@ const CONTRACT_TABLE: Readonly<Record<ProblemCode, { status: number; errorType: 
   "origin-unreachable": { status: 502, errorType: "api_error" },
   "origin-outcome-unknown": { status: 504, errorType: "api_error" },
   "invalid-configuration": { status: 500, errorType: "api_error" },
-  // The admin API's own codes (README, "Operating it"), beyond the contract's table.
+  // The admin API's own codes (docs/operations.md, "Operating it"), beyond the contract's table.
   "admin-unauthorized": { status: 401, errorType: "authentication_error" },
   "invalid-admin-request": { status: 400, errorType: "invalid_request_error" },
   "key-not-found": { status: 404, errorType: "invalid_request_error" },
   // Every other path under the admin prefix, and unexpected failures (README, "Errors").
   "not-found": { status: 404, errorType: "invalid_request_error" },
   "internal-error": { status: 500, errorType: "api_error" },
-  // Reconciling without the customer's key (README, "Reconciling an unknown outcome").
+  // Reconciling without the customer's key (docs/operations.md, "Reconciling an unknown outcome").
   "key-hash-ambiguous": { status: 409, errorType: "invalid_request_error" },
   "record-not-unknown": { status: 409, errorType: "invalid_request_error" },
   "sharding-required": { status: 501, errorType: "api_error" },
-  // A body the gateway must read and cannot; a key without a scope header (README, "The key").
+  // A body the gateway must read and cannot; a key without a scope header (docs/configuration.md, "The key").
   "malformed-body": { status: 400, errorType: "invalid_request_error" },
   "missing-scope": { status: 400, errorType: "invalid_request_error" },
-  // A bound of the key's object (README, "Bounds"): overload, never a duplicate's 409.
+  // A bound of the key's object (docs/security.md, "Bounds"): overload, never a duplicate's 409.
   "gateway-busy": { status: 503, errorType: "api_error" },
 };
 
