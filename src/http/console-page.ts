@@ -238,7 +238,7 @@ export const CONSOLE_SCRIPT = `
     call("POST", API + "/purge", { keyHash: keyHash }).then(function () {
       $("record").hidden = true;
       current = null;
-      return list(false).then(function () { say("Purged " + keyHash + ": the next retry is forwarded to the origin."); });
+      return list(false).then(function () { say("Purged " + keyHash + ": the next retry is forwarded to the origin (a completed answer's, once no Worker may still replay it)."); });
     }).catch(failed);
   });
   $("resolve-form").addEventListener("submit", function (event) {
@@ -307,7 +307,7 @@ export function consoleHtml(): string {
 <div class="cards">
 <div id="purge-card" class="card">
 <h3>Purge</h3>
-<p class="hint">Deletes the record: the client's next retry is forwarded to the origin again. Only when the origin did <strong>not</strong> act on the request.</p>
+<p class="hint">Deletes the record: the client's next retry is forwarded to the origin again (for a completed answer, after <code>IDEMPOTENCY_EDGE_REPLAY_SECONDS</code>: until then Workers may still replay it, and a retry that reaches the coordinator gets 409). Only when the origin did <strong>not</strong> act on the request.</p>
 <button id="purge" type="button">Purge…</button>
 <div id="purge-confirm" class="confirm" hidden>
 <p>Purge this record? If the origin did act on the request, the next retry acts again.</p>
