@@ -10,8 +10,11 @@ import { KEY_HASH_SECRET, keyHashing, type KeyHashing } from "../core/key-hash";
 let made: { secret: unknown; hashing: KeyHashing } | undefined;
 
 /**
+ * The key hashing for `env`'s `KEY_HASH_SECRET`, warning once when it is off.
+ *
  * @example
  * const hashing = keyHashingFor(env);
+ * if (hashing.kind === "keyed") line.keyHash = await hashing.hash(identity);
  */
 export function keyHashingFor(env: { KEY_HASH_SECRET?: string }): KeyHashing {
   const secret = env.KEY_HASH_SECRET;
