@@ -16,12 +16,15 @@ export type Mode = (typeof MODES)[number];
 
 /**
  * The gateway's configurations: `defaults` as deployed (nothing set), `log-off` without the
- * request log line (`IDEMPOTENCY_REQUEST_LOGS=false`).
+ * request log line (`IDEMPOTENCY_REQUEST_LOGS=false`), and `defaults-on-disk`, the defaults with
+ * the objects' SQLite files on disk instead of tmpfs (workerd alone only: `wrangler dev` keeps
+ * them on disk in every configuration). bench/README.md, "Storage", says why.
  */
 export const CONFIGS = {
-  defaults: {},
-  "log-off": { IDEMPOTENCY_REQUEST_LOGS: "false" },
-} as const satisfies Record<string, Record<string, string>>;
+  defaults: { vars: {}, disk: false },
+  "log-off": { vars: { IDEMPOTENCY_REQUEST_LOGS: "false" }, disk: false },
+  "defaults-on-disk": { vars: {}, disk: true },
+} as const satisfies Record<string, { vars: Record<string, string>; disk: boolean }>;
 export type ConfigName = keyof typeof CONFIGS;
 
 /** Numeric options: flag, what it sets, default, default with `--quick`. */
@@ -56,7 +59,7 @@ export const HELP = [
   }),
   `  --scenarios LIST         ${SCENARIOS.join(",")} (default: all)`,
   `  --modes LIST             ${MODES.join(",")}: workerd alone, or under wrangler dev (default: both)`,
-  `  --configs LIST           ${Object.keys(CONFIGS).join(",")}: the gateway's configurations (default: both)`,
+  `  --configs LIST           ${Object.keys(CONFIGS).join(",")}: the gateway's configurations (default: all)`,
   "  --unpinned               no taskset: the load generator may share the targets' cores",
   "  --gateway-var NAME:VALUE an extra wrangler var for every gateway (repeatable)",
   "  --ref GIT_REF            measure the gateway as committed at GIT_REF, not the working tree",

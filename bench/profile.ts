@@ -31,6 +31,7 @@ const { values } = parseArgs({
     var: { type: "string", multiple: true },
     out: { type: "string", default: "bench/.tmp/profiles" },
     top: { type: "string", default: "25" },
+    disk: { type: "boolean" },
   },
 });
 const connections = Number(values.connections);
@@ -44,6 +45,10 @@ const vars = Object.fromEntries(
 );
 
 const dir = path.join(PROJECT_ROOT, "bench", ".tmp", `profile-${process.pid}`);
+const stateDir =
+  values.disk !== true && fs.existsSync("/dev/shm")
+    ? path.join("/dev/shm", `profile-${process.pid}`)
+    : path.join(dir, "state");
 const out = path.resolve(PROJECT_ROOT, values.out);
 fs.mkdirSync(out, { recursive: true });
 // The load generator on core 0, the target on the others, as in `npm run bench`.
@@ -149,7 +154,9 @@ try {
     config: bare ? "bare" : "defaults",
     shards: bare ? null : 64,
     originUrl: origin.url,
-    persistTo: path.join(dir, "state"),
+    // On tmpfs where there is one, as `npm run bench` keeps workerd's state (bench/README.md,
+    // "Storage"); `--disk` keeps it on disk.
+    persistTo: stateDir,
     built,
     vars,
     ...(pinned ? { cpus: cores === 2 ? "1" : `1-${cores - 1}` } : {}),
@@ -203,4 +210,5 @@ try {
 } finally {
   await stopAll();
   fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(stateDir, { recursive: true, force: true });
 }

@@ -128,7 +128,12 @@ async function runBench(options: Options): Promise<void> {
   const runDir = path.join(PROJECT_ROOT, "bench", ".tmp", `run-${process.pid}-${started}`);
   const onSignal = (signal: NodeJS.Signals) => {
     log(`\n${signal}: stopping every process of the run…`);
-    void stopAll(true).finally(() => process.exit(130));
+    void stopAll(true).finally(() => {
+      // State on tmpfs holds memory until removed.
+      const shmDir = tmpfsDir(runDir);
+      if (shmDir !== null) fs.rmSync(shmDir, { recursive: true, force: true });
+      process.exit(130);
+    });
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
@@ -148,6 +153,8 @@ async function runBench(options: Options): Promise<void> {
     process.removeListener("SIGTERM", onSignal);
     await stopAll();
     fs.rmSync(runDir, { recursive: true, force: true });
+    const shmDir = tmpfsDir(runDir);
+    if (shmDir !== null) fs.rmSync(shmDir, { recursive: true, force: true });
   }
 }
 
@@ -164,6 +171,11 @@ function pinning(options: Options): { targets?: string; loadgen?: string } {
   return { targets: cores === 2 ? "1" : `1-${cores - 1}`, loadgen: "0" };
 }
 
+/** A tmpfs twin of `runDir` (under /dev/shm), or null where there is none. */
+function tmpfsDir(runDir: string): string | null {
+  return fs.existsSync("/dev/shm") ? path.join("/dev/shm", path.basename(runDir)) : null;
+}
+
 const MODE_LABEL: Record<Mode, string> = { workerd: "workerd", wrangler: "wrangler dev" };
 
 /**
@@ -177,6 +189,7 @@ async function setUp(
   deadline: number,
 ): Promise<Bench> {
   fs.mkdirSync(runDir, { recursive: true });
+  const shmDir = tmpfsDir(runDir);
   const cpus = pinning(options);
   results.options.cpus = cpus;
   const configs =
@@ -191,6 +204,12 @@ async function setUp(
   const origin = await startOrigin(options.latencyMs);
   const originUrl = origin.url;
   const many = options.shards.length > 1;
+  // workerd alone keeps the objects' SQLite files on tmpfs unless the configuration says disk
+  // (bench/README.md, "Storage"); `wrangler dev` keeps them on disk.
+  const stateDir = (mode: Mode, config: ConfigName | "bare", name: string) =>
+    mode === "workerd" && shmDir !== null && (config === "bare" || !CONFIGS[config].disk)
+      ? path.join(shmDir, name)
+      : path.join(runDir, name);
   const gateway = (mode: Mode, config: ConfigName, shards: number, persistTo: string) =>
     startTarget({
       name: `${MODE_LABEL[mode]}: ${config}${many ? `, shards=${shards}` : ""}`,
@@ -201,12 +220,17 @@ async function setUp(
       persistTo,
       configs,
       built,
-      vars: { ...CONFIGS[config], ...options.gatewayVars },
+      vars: { ...CONFIGS[config].vars, ...options.gatewayVars },
       cpus: cpus.targets,
     });
   const [firstMode = "workerd", firstConfig = "defaults"] = [options.modes[0], options.configs[0]];
   const startGateway = (shards: number, persistTo: string) =>
-    gateway(firstMode, firstConfig, shards, persistTo);
+    gateway(
+      firstMode,
+      firstConfig,
+      shards,
+      stateDir(firstMode, firstConfig, path.basename(persistTo)),
+    );
   const targets: Target[] = [];
   for (const mode of options.modes) {
     targets.push(
@@ -216,14 +240,16 @@ async function setUp(
         config: "bare",
         shards: null,
         originUrl,
-        persistTo: path.join(runDir, `${mode}-bare`),
+        persistTo: stateDir(mode, "bare", `${mode}-bare`),
         built: bareBuilt,
         cpus: cpus.targets,
       }),
     );
     for (const shards of options.shards) {
       for (const config of options.configs) {
-        const persistTo = path.join(runDir, `${mode}-${config}-${shards}`);
+        // Under wrangler dev every configuration is on disk already.
+        if (mode === "wrangler" && CONFIGS[config].disk) continue;
+        const persistTo = stateDir(mode, config, `${mode}-${config}-${shards}`);
         targets.push(await gateway(mode, config, shards, persistTo));
       }
     }
