@@ -152,6 +152,11 @@ export async function startWranglerDev(options: WranglerDevOptions = {}): Promis
       // home nor a variable of the caller's shell decides which Workers a session sees.
       WRANGLER_REGISTRY_PATH: registry,
       CLOUDFLARE_DEV_REGISTRY_PATH: registry,
+      // Off unless asked for: wrangler's local trace collector (development tooling, not Workers
+      // Logs) records every request and storage call and costs about as much CPU as the gateway
+      // itself, so `npm start` and the benchmark's "defaults" run what production runs
+      // (bench/README.md, "Defaults").
+      X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
