@@ -1,5 +1,4 @@
 import fc from "fast-check";
-import type { decideMapping } from "../../src/core/mapping.ts";
 import { CONFIGS, KEYS, STEPS_MS, System, type CallOutcome, type WorkerConfig } from "./system.ts";
 
 /**
@@ -60,11 +59,11 @@ export const STEPS = [
 /**
  * The property: whatever the order of steps, no invariant breaks (`System` throws `Violation`).
  *
- * @param rules - the registry's rules (the product's by default)
- * @param markersByMigration - whether markers follow their migration
+ * @param variant - the `System`'s rules, the product's by default: a variant shows what the
+ *   property finds when one rule is weakened
  */
-export function exactlyOnce(rules?: typeof decideMapping, markersByMigration = true) {
-  return fc.property(fc.commands(STEPS, { maxCommands: 40 }), (commands) => {
-    fc.modelRun(() => ({ model: {}, real: new System(rules, markersByMigration) }), commands);
+export function exactlyOnce(...variant: ConstructorParameters<typeof System>) {
+  return fc.property(fc.commands(STEPS, { maxCommands: 40, size: "max" }), (commands) => {
+    fc.modelRun(() => ({ model: {}, real: new System(...variant) }), commands);
   });
 }

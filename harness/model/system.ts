@@ -14,13 +14,15 @@ import {
 import { MOVED_MARGIN_MS, markerApplies, markerScope } from "../../src/coordinator/moved-keys.ts";
 import { VERDICT_LEASE_MS, VERDICT_REFRESH_MS } from "../../src/coordinator/mapping-verdicts.ts";
 import { SIGHTING_VALID_MS } from "../../src/coordinator/mapping-registry.ts";
+import { decideScope, isScopeDrained } from "../../src/core/scope-change.ts";
 
 /**
  * A model of the whole exactly-once protocol, for the model-based test (test/README.md, "Exactly
  * once across operations"): Workers of several configurations, the objects of two key mappings,
  * the mapping registry, the objects' kept verdicts, crashes that leave a record in flight, lease
  * expiry, purges and re-forwards. Every decision is the product's own pure code — `decide`,
- * `claim`, `reclaim` (records), `decideMapping` and `isDrained` (the registry), `markerScope` and
+ * `claim`, `reclaim` (records), `decideMapping`, `isDrained`, `decideScope` and `isScopeDrained`
+ * (the registry: key mappings and scope headers), `markerScope` and
  * `markerApplies` (moved markers), `objectAddress` (placement) — and only the plumbing around them
  * (storage, RPC, the clock) is modelled: an origin call happens within one step, so nothing is in
  * memory between steps, and edge replays are off (their agreement with purges is tested on its
@@ -43,6 +45,9 @@ export interface WorkerConfig {
   readonly previousShards: number | null;
   readonly ttlMs: number;
   readonly reforward: Reforward | null;
+  /** `IDEMPOTENCY_SCOPE_HEADERS`, and `IDEMPOTENCY_SCOPE_HEADERS_PREVIOUS` during a change. */
+  readonly scope: string;
+  readonly previousScope: string | null;
 }
 
 /** What the origin call of a step does: answered, timed out, crashed mid-call, or a retry status. */
@@ -75,23 +80,76 @@ interface Execution {
   firstSeenAt: number;
 }
 
-type Reply = { kind: "moved"; to: string } | { kind: "done" } | { kind: "refused" };
+type Reply =
+  { kind: "moved"; to: string; identity?: string } | { kind: "done" } | { kind: "refused" };
+
+/** One command as a Worker sends it (`ExecuteCommand`, the parts the decisions read). */
+interface Command {
+  key: string;
+  identity: string;
+  report: MappingReport;
+  config: WorkerConfig;
+  next?: string;
+  renamed?: { identity: string; address: string };
+}
 
 const DAY_MS = 86_400_000;
 
 /** The configurations a run draws from: two mappings, a TTL lowered in a migration, re-forwarding. */
 export const CONFIGS: readonly WorkerConfig[] = [
-  { name: "A, 7-day TTL", shards: 2, previousShards: null, ttlMs: 7 * DAY_MS, reforward: null },
-  { name: "A", shards: 2, previousShards: null, ttlMs: DAY_MS, reforward: null },
-  { name: "A → B", shards: 3, previousShards: 2, ttlMs: DAY_MS, reforward: null },
-  { name: "B", shards: 3, previousShards: null, ttlMs: DAY_MS, reforward: null },
-  { name: "B → A", shards: 2, previousShards: 3, ttlMs: DAY_MS, reforward: null },
+  {
+    name: "A, 7-day TTL",
+    shards: 2,
+    previousShards: null,
+    ttlMs: 7 * DAY_MS,
+    reforward: null,
+    scope: "authorization",
+    previousScope: null,
+  },
+  {
+    name: "A",
+    shards: 2,
+    previousShards: null,
+    ttlMs: DAY_MS,
+    reforward: null,
+    scope: "authorization",
+    previousScope: null,
+  },
+  {
+    name: "A → B",
+    shards: 3,
+    previousShards: 2,
+    ttlMs: DAY_MS,
+    reforward: null,
+    scope: "authorization",
+    previousScope: null,
+  },
+  {
+    name: "B",
+    shards: 3,
+    previousShards: null,
+    ttlMs: DAY_MS,
+    reforward: null,
+    scope: "authorization",
+    previousScope: null,
+  },
+  {
+    name: "B → A",
+    shards: 2,
+    previousShards: 3,
+    ttlMs: DAY_MS,
+    reforward: null,
+    scope: "authorization",
+    previousScope: null,
+  },
   {
     name: "A, reforward",
     shards: 2,
     previousShards: null,
     ttlMs: DAY_MS,
     reforward: { originKeyMs: ORIGIN_KEY_WINDOW_MS, originTimeoutMs: ORIGIN_TIMEOUT_MS },
+    scope: "authorization",
+    previousScope: null,
   },
   {
     name: "A → B, reforward",
@@ -99,8 +157,37 @@ export const CONFIGS: readonly WorkerConfig[] = [
     previousShards: 2,
     ttlMs: DAY_MS,
     reforward: { originKeyMs: ORIGIN_KEY_WINDOW_MS, originTimeoutMs: ORIGIN_TIMEOUT_MS },
+    scope: "authorization",
+    previousScope: null,
+  },
+  {
+    name: "A, scoped by x-api-key",
+    shards: 2,
+    previousShards: null,
+    ttlMs: DAY_MS,
+    reforward: null,
+    scope: "x-api-key",
+    previousScope: null,
+  },
+  {
+    name: "A, scope changing to x-api-key",
+    shards: 2,
+    previousShards: null,
+    ttlMs: DAY_MS,
+    reforward: null,
+    scope: "x-api-key",
+    previousScope: "authorization",
   },
 ];
+
+/**
+ * A key's identity under a scope: the product hashes scope values with the key; the model gives
+ * each scope its own identity, on its own shard where the counts allow.
+ */
+export function identityOf(key: string, scope: string): string {
+  const tag = scope === "authorization" ? "00" : "77";
+  return `${key.slice(0, 2)}${tag}`.padEnd(8, "0").padEnd(64, "a");
+}
 
 /** Key identities (64 hex digits, as the product's), spread over the shards of both mappings. */
 export const KEYS: readonly string[] = ["00", "01", "02", "05"].map((prefix) =>
@@ -127,15 +214,23 @@ export class System {
   readonly log: string[] = [];
   readonly #rules: RegistryRules;
   readonly #markersByMigration: boolean;
+  readonly #scopeDrained: typeof isScopeDrained;
 
   /**
    * @param rules - the registry's rules (the product's by default)
    * @param markersByMigration - whether markers follow their migration (`false`: every marker
    *   redirects every command, as before markers were named)
+   * @param scopeDrained - when a scope change sends keys to their new identity (the product's
+   *   `isScopeDrained` by default)
    */
-  constructor(rules: RegistryRules = decideMapping, markersByMigration = true) {
+  constructor(
+    rules: RegistryRules = decideMapping,
+    markersByMigration = true,
+    scopeDrained: typeof isScopeDrained = isScopeDrained,
+  ) {
     this.#rules = rules;
     this.#markersByMigration = markersByMigration;
+    this.#scopeDrained = scopeDrained;
   }
 
   /** A Worker of `config` sends a request with `key`; the origin call, if any, ends as `outcome`. */
@@ -151,14 +246,22 @@ export class System {
       current: nameOfMapping(current),
       previous: previous === null ? null : nameOfMapping(previous),
       ttlMs: config.ttlMs,
+      scope: config.scope,
+      previousScope: config.previousScope,
     };
-    const home = objectAddress(key, current);
-    const first = previous === null ? home : objectAddress(key, previous);
-    const next = previous === null ? undefined : home;
-    const command = next === undefined ? { key, report, config } : { key, report, next, config };
+    const identity = identityOf(key, config.scope);
+    const old = config.previousScope === null ? null : identityOf(key, config.previousScope);
+    // During a scope change the key is first reached through its old identity.
+    const routed = old ?? identity;
+    const home = objectAddress(routed, current);
+    const first = previous === null ? home : objectAddress(routed, previous);
+    const command: Command = { key, identity: routed, report, config };
+    if (previous !== null) command.next = home;
+    if (old !== null) command.renamed = { identity, address: objectAddress(identity, current) };
     const reply = this.#execute(first, command, outcome);
     if (reply.kind !== "moved") return;
-    const moved = this.#execute(reply.to, { key, report, config }, outcome);
+    const direct: Command = { key, identity: reply.identity ?? routed, report, config };
+    const moved = this.#execute(reply.to, direct, outcome);
     if (moved.kind === "moved") {
       throw new Violation(
         `${key.slice(0, 2)} was redirected twice (${first} → ${reply.to} → ${moved.to})`,
@@ -185,14 +288,17 @@ export class System {
       previousMapping: null,
       ...NO_PLACEMENT,
     });
-    const old = previous === null ? null : objectAddress(key, previous);
+    const identity = identityOf(key, config.scope);
+    const old = previous === null ? null : objectAddress(identity, previous);
     const holder =
-      old !== null && this.#object(old).records.has(key) ? old : objectAddress(key, current);
+      old !== null && this.#object(old).records.has(identity)
+        ? old
+        : objectAddress(identity, current);
     const records = this.#object(holder).records;
-    const record = records.get(key);
+    const record = records.get(identity);
     if (record === undefined) return;
     if (record.state === "in_flight" && record.leaseUntil > this.now) return;
-    records.delete(key);
+    records.delete(identity);
     const execution = this.executions.get(key);
     if (execution?.holder === holder && execution.createdAt === record.createdAt) {
       // The operator chose to let the next request through: a new charge is theirs to allow.
@@ -209,23 +315,22 @@ export class System {
     return object;
   }
 
-  #execute(
-    address: string,
-    command: { key: string; report: MappingReport; next?: string; config: WorkerConfig },
-    outcome: CallOutcome,
-  ): Reply {
+  #execute(address: string, command: Command, outcome: CallOutcome): Reply {
     const object = this.#object(address);
-    const { key, report, next, config } = command;
-    const row = object.records.get(key) ?? null;
+    const { key, identity, report, next, renamed, config } = command;
+    const row = object.records.get(identity) ?? null;
     const decision = decide(row, "fingerprint", this.now, false, config.reforward);
     switch (decision.kind) {
       case "forward": {
         const verdict = this.#standing(object, report);
         if (!verdict.ok) return { kind: "refused" };
+        if (renamed !== undefined && this.#scopeDrained(verdict.state, report)) {
+          return { kind: "moved", to: renamed.address, identity: renamed.identity };
+        }
         const scope = this.#markersByMigration
           ? markerScope(report, next !== undefined)
           : ({ follows: "any" } as const);
-        const stored = object.markers.get(key);
+        const stored = object.markers.get(identity);
         const marker =
           stored !== undefined &&
           stored.expiresAt > this.now &&
@@ -241,25 +346,26 @@ export class System {
               stored !== undefined && stored.migration === migration
                 ? Math.max(stored.expiresAt, expiresAt)
                 : expiresAt;
-            object.markers.set(key, { destination, migration, expiresAt: kept });
+            object.markers.set(identity, { destination, migration, expiresAt: kept });
           }
           return { kind: "moved", to: destination };
         }
         const record = claim("fingerprint", this.now, config.ttlMs, ORIGIN_TIMEOUT_MS);
-        this.#call(address, key, record, outcome, false);
+        this.#call(address, key, identity, record, outcome, false);
         return { kind: "done" };
       }
       case "reforward":
         this.#call(
           address,
           key,
+          identity,
           reclaim(row as KeyRecord, this.now, ORIGIN_TIMEOUT_MS),
           outcome,
           true,
         );
         return { kind: "done" };
       case "lease-expired":
-        object.records.set(key, { ...(row as KeyRecord), state: "unknown" });
+        object.records.set(identity, { ...(row as KeyRecord), state: "unknown" });
         return { kind: "done" };
       default:
         return { kind: "done" };
@@ -270,26 +376,27 @@ export class System {
   #call(
     address: string,
     key: string,
+    identity: string,
     record: KeyRecord,
     outcome: CallOutcome,
     again: boolean,
   ): void {
     const records = this.#object(address).records;
-    records.set(key, record);
+    records.set(identity, record);
     this.#arrive(address, key, record, again, outcome);
     switch (outcome) {
       case "answer":
-        records.set(key, { ...record, state: "completed" });
+        records.set(identity, { ...record, state: "completed" });
         break;
       case "unknown":
-        records.set(key, { ...record, state: "unknown" });
+        records.set(identity, { ...record, state: "unknown" });
         break;
       case "crash":
         break; // left in flight, its lease running
       case "release":
         // A retry status releases a first call's key; a re-forward's record stays unknown.
-        if (again) records.set(key, { ...record, state: "unknown" });
-        else records.delete(key);
+        if (again) records.set(identity, { ...record, state: "unknown" });
+        else records.delete(identity);
         break;
     }
   }
@@ -326,7 +433,13 @@ export class System {
 
   /** `MappingVerdicts.standing` and `confirm`, without storage: the kept verdict, or the registry's. */
   #standing(object: ObjectState, report: MappingReport): MappingVerdict {
-    const id = JSON.stringify([report.current, report.previous, report.ttlMs]);
+    const id = JSON.stringify([
+      report.current,
+      report.previous,
+      report.ttlMs,
+      report.scope,
+      report.previousScope,
+    ]);
     const known = object.verdicts.get(id);
     const age = known === undefined ? Infinity : this.now - known.confirmedAt;
     if (known !== undefined && age < VERDICT_REFRESH_MS) return known.verdict;
@@ -341,7 +454,8 @@ export class System {
   }
 
   #ask(report: MappingReport): MappingVerdict {
-    const verdict = this.#rules(this.registry, report, this.now, SIGHTING_VALID_MS);
+    const mapping = this.#rules(this.registry, report, this.now, SIGHTING_VALID_MS);
+    const verdict = decideScope(this.registry, mapping, report, this.now, SIGHTING_VALID_MS);
     if (verdict.ok) this.registry = verdict.state;
     return verdict;
   }

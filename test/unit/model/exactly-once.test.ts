@@ -11,11 +11,11 @@ import { CONFIGS, KEYS, System, Violation } from "../../../harness/model/system"
  * answered, timed out, crashed or released, the clock moving past leases, TTLs and verdict leases,
  * operators purging — runs them against the product's own decision code, and checks after every
  * step that no key reached the origin twice while an earlier execution could still be answered.
- * `npm test` runs a bounded number of orders; `MODEL_RUNS=100000 npx vitest run --project workers
+ * `npm test` runs 2,000 orders; `MODEL_RUNS=100000 npx vitest run --project workers
  * test/unit/model` runs as many as asked (test/README.md).
  */
 
-const RUNS = Number((env as { MODEL_RUNS?: string }).MODEL_RUNS ?? "") || 300;
+const RUNS = Number((env as { MODEL_RUNS?: string }).MODEL_RUNS ?? "") || 2000;
 
 /**
  * The registry as it was before it kept the longest TTL: a migration took the TTL the migrating
@@ -45,6 +45,17 @@ describe("the exactly-once model: Workers, objects, the registry, crashes, purge
 
   it("finds the migration that also lowers the TTL when the registry forgets the longer TTL", () => {
     const details = fc.check(exactlyOnce(forgetsTheLongerTtl), { numRuns: 20_000, seed: 7 });
+    expect(details.failed).toBe(true);
+    expect(String(details.errorInstance)).toContain("reached the origin again");
+  });
+  it("finds the scope change that claims under new identities before old Workers are gone", () => {
+    const details = fc.check(
+      exactlyOnce(decideMapping, true, () => true),
+      {
+        numRuns: 20_000,
+        seed: 7,
+      },
+    );
     expect(details.failed).toBe(true);
     expect(String(details.errorInstance)).toContain("reached the origin again");
   });
@@ -90,6 +101,26 @@ describe("the examples the model found, kept as fixed orders", () => {
 
   it("a re-forward answered with a retry status: the record stays unknown, never released to a second charge", () => {
     expect(() => reforwardThenRetryStatus(new System())).not.toThrow();
+  });
+
+  /** A key stored scoped by Authorization; a silent change; then an explicit one, old Workers too. */
+  function changeTheScope(system: System): void {
+    system.send(config("A"), K0, "answer");
+    system.send(config("A, scoped by x-api-key"), K0, "answer");
+    system.send(config("A, scope changing to x-api-key"), K0, "answer");
+    system.send(config("A, scope changing to x-api-key"), K1, "answer");
+    system.send(config("A"), K1, "answer");
+    system.advance(10 * 60_000);
+    system.send(config("A, scope changing to x-api-key"), K2, "answer");
+    system.send(config("A"), K2, "answer");
+    system.send(config("A, scope changing to x-api-key"), K1, "answer");
+  }
+
+  it("a change of the scope headers: refused when silent, and every key forwarded once when explicit", () => {
+    const system = new System();
+    changeTheScope(system);
+    expect([...system.executions.keys()].sort()).toEqual([K0, K1, K2].sort());
+    expect(() => changeTheScope(new System(decideMapping, true, () => true))).toThrow(Violation);
   });
 
   it("a migration back within a TTL: the key is claimed once in its home, never redirected twice", () => {
