@@ -109,8 +109,8 @@ export interface BenchResults {
   options: Omit<Options, "out" | "render" | "modes" | "configs" | "pinned"> &
     Partial<Pick<Options, "modes" | "configs" | "pinned">> & {
       observability: string;
-      /** `taskset -c` lists of the targets and of the load generator (none: unpinned). */
-      cpus?: { targets?: string; loadgen?: string };
+      /** `taskset -c` lists of the targets by mode and of the load generator (none: anywhere). */
+      cpus?: { workerd?: string; wrangler?: string; loadgen?: string };
     };
   /** workerd RSS of the bare proxy after start and after the main scenarios. */
   bareRss: (WorkerdRss & { served: number })[];
@@ -435,6 +435,14 @@ function growthTable(results: BenchResults): string {
   ]);
 }
 
+/** Where a run's processes ran (`taskset -c` lists), in words. */
+function cores(cpus: BenchResults["options"]["cpus"]): string {
+  if (cpus?.loadgen === undefined)
+    return "not pinned: the load generator shared every core with the targets";
+  const where = (list: string | undefined) => (list === undefined ? "any core" : `core(s) ${list}`);
+  return `load generator and origin on core ${cpus.loadgen}; workerd alone on ${where(cpus.workerd)}; \`wrangler dev\` on ${where(cpus.wrangler)}`;
+}
+
 /** The run as Markdown: setup, cells, contention, growth, targets, notes. */
 export function renderMarkdown(results: BenchResults): string {
   const { machine: m, options: o, gateway: g } = results;
@@ -444,7 +452,8 @@ export function renderMarkdown(results: BenchResults): string {
       `- **Machine:** ${m.nproc} cores (\`nproc\`), ${m.memoryGiB} GiB, ${m.cpuModel}; ${m.kernel}`,
       `- **Software:** Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}, autocannon ${m.autocannon}`,
       `- **Gateway:** ${g.source} at \`${g.commit}\`${g.dirty ? " **with uncommitted changes in src/**" : ""}`,
-      `- **Setup:** loopback only; origin latency ${o.latencyMs} ms; ${o.durationS} s per cell after ${o.warmupS} s warm-up; growth cells ${o.growthDurationS} s; ${o.observability} for every \`wrangler dev\`${o.quick ? "; **quick smoke run**" : ""}; the run took ${results.runSeconds} s`,
+      `- **Cores:** ${cores(o.cpus)}`,
+      `- **Setup:** loopback only; origin latency ${o.latencyMs} ms; ${o.durationS} s per cell after ${o.warmupS} s warm-up; growth cells ${o.growthDurationS} s; ${o.observability} for every \`wrangler dev\`${o.modes?.includes("workerd") ? "; workerd alone with its objects' SQLite files on tmpfs (`defaults-on-disk`: on disk, as under `wrangler dev`)" : ""}${o.quick ? "; **quick smoke run**" : ""}; the run took ${results.runSeconds} s`,
     ].join("\n"),
     `## Throughput and latency`,
     `rps counts 2xx answers per second; latencies are over 2xx answers; errors are non-2xx answers, socket errors and timeouts. “rps / bare” and “p50 − bare” compare with the bare proxy in the same scenario and connection count, measured in the same run. “workerd CPU” is the CPU time of the target's workerd processes per answer, “wrangler CPU” that of wrangler's own Node process (it relays the Workers' console output). “other load” is the share of the machine's CPU used during the cell by processes outside the run; a cell above ${o.quietPct}% (⚠) was measured again up to ${o.retries} times and the least disturbed measurement kept.`,

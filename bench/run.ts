@@ -110,7 +110,7 @@ function emptyResults(options: Options): BenchResults {
     gateway: gitDescription(options.ref),
     options: {
       ...recorded,
-      observability: ["wrangler dev with X_LOCAL_OBSERVABILITY=false", ...vars].join(", "),
+      observability: ["X_LOCAL_OBSERVABILITY=false", ...vars].join(", "),
     },
     bareRss: [],
     cells: [],
@@ -159,16 +159,18 @@ async function runBench(options: Options): Promise<void> {
 }
 
 /**
- * Where the run's processes go: with `--unpinned` or on one core, anywhere; else the targets on
- * cores 1…n−1 and this process (the load generator) with the origin on core 0, so that the load
- * generator never takes CPU from what is measured. Pins this process now; the origin, forked
- * later, inherits it.
+ * Where the run's processes go, as `taskset -c` lists. With `--unpinned` or on one core:
+ * anywhere. Else this process (the load generator) and the origin, forked later, on core 0, and
+ * workerd alone on cores 1…n−1. `wrangler dev` runs three busy processes (its proxy, the Workers,
+ * its Node process): on cores 1…n−1 only when they are at least 3, since squeezing them onto one
+ * core measures the squeeze (bench/README.md, "Cores"); on fewer, anywhere.
  */
-function pinning(options: Options): { targets?: string; loadgen?: string } {
+function pinning(options: Options): { workerd?: string; wrangler?: string; loadgen?: string } {
   const cores = os.availableParallelism();
   if (!options.pinned || cores < 2) return {};
   execFileSync("taskset", ["-a", "-p", "-c", "0", String(process.pid)], { stdio: "ignore" });
-  return { targets: cores === 2 ? "1" : `1-${cores - 1}`, loadgen: "0" };
+  const rest = cores === 2 ? "1" : `1-${cores - 1}`;
+  return { workerd: rest, ...(cores >= 4 ? { wrangler: rest } : {}), loadgen: "0" };
 }
 
 /** A tmpfs twin of `runDir` (under /dev/shm), or null where there is none. */
@@ -221,7 +223,7 @@ async function setUp(
       configs,
       built,
       vars: { ...CONFIGS[config].vars, ...options.gatewayVars },
-      cpus: cpus.targets,
+      cpus: cpus[mode],
     });
   const [firstMode = "workerd", firstConfig = "defaults"] = [options.modes[0], options.configs[0]];
   const startGateway = (shards: number, persistTo: string) =>
@@ -242,7 +244,7 @@ async function setUp(
         originUrl,
         persistTo: stateDir(mode, "bare", `${mode}-bare`),
         built: bareBuilt,
-        cpus: cpus.targets,
+        cpus: cpus[mode],
       }),
     );
     for (const shards of options.shards) {
