@@ -472,7 +472,7 @@ export function renderMarkdown(results: BenchResults): string {
       .join(" → ");
     sections.push(
       `## Growth`,
-      "Each mapping is started afresh with nothing stored and primed with the warm keys; then, for each step, filled with distinct keys (32 connections, bounded in time) and **restarted on the same `--persist-to` directory**, so that the step's first-request and replay cells (the “@ N keys” rows above) measure a process with N keys stored rather than one that has served N requests. RSS is VmRSS (/proc/<pid>/status) of wrangler's two workerd processes: *worker* runs the gateway and its Durable Objects, *proxy* is wrangler's own entry Worker in front of it (the same for any Worker). “before restart” is the long-running process that stored the keys.",
+      "Each mapping is started afresh with nothing stored and primed with the warm keys; then, for each step, filled with distinct keys (32 connections, bounded in time) and **restarted on the same `--persist-to` directory**, so that the step's first-request and replay cells (the “@ N keys” rows above) measure a process with N keys stored rather than one that has served N requests. RSS is VmRSS (/proc/<pid>/status) of the target's workerd processes: *worker* runs the gateway and its Durable Objects, *proxy* is wrangler's own entry Worker in front of it under `wrangler dev` (the same for any Worker; none in workerd alone). State kept on tmpfs is not in any process's RSS. “before restart” is the long-running process that stored the keys.",
       growthTable(results),
       `Bare proxy for comparison (worker + proxy RSS): ${bare}.`,
     );
