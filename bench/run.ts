@@ -129,6 +129,7 @@ async function runBench(options: Options): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => {
     log(`\n${signal}: stopping every process of the run…`);
     void stopAll(true).finally(() => {
+      fs.rmSync(runDir, { recursive: true, force: true });
       // State on tmpfs holds memory until removed.
       const shmDir = tmpfsDir(runDir);
       if (shmDir !== null) fs.rmSync(shmDir, { recursive: true, force: true });
