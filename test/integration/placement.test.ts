@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { REGISTRY_NAME } from "../../src/coordinator/mapping-registry";
 import { REPLAYED_HEADER } from "../../src/core/header-names";
 import { objectName } from "../../src/core/object-name";
@@ -8,6 +8,7 @@ import {
   EDGE_OFF,
   coordinatorOfKey,
   countExecutes,
+  forgetVerdicts,
   newKey,
   originRequests,
   post,
@@ -68,6 +69,10 @@ async function registryMappings(): Promise<string> {
 }
 
 describe("placement of the coordinators", () => {
+  // Each test meets the registry afresh: an object must not claim under a verdict it kept in
+  // memory from an earlier test's configuration (docs/adr/0009).
+  beforeEach(forgetVerdicts);
+
   it("keeps a key in an object named for the location hint, created there on first use", async () => {
     const key = newKey();
     expect((await post("/v1/charges", key, { vars: HINTED })).status).toBe(201);

@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SIGHTING_VALID_MS } from "../../src/coordinator/mapping-registry";
 import { DRAIN_MARGIN_MS } from "../../src/core/mapping";
 import { REPLAYED_HEADER } from "../../src/core/header-names";
-import { EDGE_OFF, newKey, originRequests, post, problemOf } from "./harness";
+import { EDGE_OFF, forgetVerdicts, newKey, originRequests, post, problemOf } from "./harness";
 
 /**
  * Changing `IDEMPOTENCY_SCOPE_HEADERS` (docs/operations.md, "Changing the scope headers";
@@ -33,6 +33,10 @@ const send = (key: string, vars: Record<string, string>) =>
   post("/v1/charges", key, { vars, headers });
 
 describe("a change of the scope headers", () => {
+  // Each test meets the registry afresh: an object must not claim under a verdict it kept in
+  // memory from the other test (docs/adr/0009).
+  beforeEach(forgetVerdicts);
+
   it("is refused when silent: a retry of a stored key is answered 500, never forwarded again", async () => {
     const stored = newKey();
     expect((await send(stored, OLD)).status).toBe(201);
