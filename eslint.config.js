@@ -5,7 +5,7 @@ export default tseslint.config(
   {
     ignores: [
       "node_modules",
-      ".wrangler",
+      "**/.wrangler",
       "dist",
       "worker-configuration.d.ts",
       "bench/results",
