@@ -2,7 +2,11 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WranglerDev } from "../../harness/wrangler-dev.ts";
 import { startTestOrigin, type TestOrigin } from "../../harness/test-origin";
-import { ACP_ROUTES } from "../support/payment-api-routes";
+import {
+  ACP_ROUTES,
+  ACP_SESSION as SESSION,
+  acpToolCall as toolCall,
+} from "../support/payment-api-routes";
 import { problemOf, send, startGateway } from "./harness";
 
 /**
@@ -25,22 +29,6 @@ afterAll(async () => {
   await gateway?.stop();
   await origin?.close();
 });
-
-const SESSION = '{"items":[{"id":"item_123","quantity":1}],"currency":"usd"}';
-
-function toolCall(key: string | null): string {
-  const meta: Record<string, string> = { api_version: "2026-04-17" };
-  if (key !== null) meta.idempotency_key = key;
-  return JSON.stringify({
-    jsonrpc: "2.0",
-    id: 1,
-    method: "tools/call",
-    params: {
-      name: "create_checkout_session",
-      arguments: { meta, payload: { items: [{ id: "item_123", quantity: 1 }] } },
-    },
-  });
-}
 
 describe("an ACP merchant endpoint over HTTP", () => {
   it("refuses a checkout POST without Idempotency-Key with 400 idempotency_key_required in the protocol's flat error shape, forwarding nothing", async () => {

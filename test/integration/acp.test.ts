@@ -9,6 +9,12 @@ import {
   releaseGate,
   type Vars,
 } from "./harness";
+import {
+  ACP_MCP,
+  ACP_REST,
+  ACP_SESSION as SESSION,
+  acpToolCall as toolCall,
+} from "../support/payment-api-routes";
 
 /**
  * Fronting an Agentic Commerce Protocol merchant endpoint (docs/providers.md, "Agentic Commerce
@@ -18,39 +24,9 @@ import {
  * agentic-commerce-protocol/agentic-commerce-protocol, `rfcs/rfc.agentic_checkout.md` §6.
  */
 
-/** The REST endpoints' settings, here for every path. */
-const ACP: Vars = {
-  IDEMPOTENCY_METHODS: "POST",
-  IDEMPOTENCY_KEY_REQUIRED: "true",
-  IDEMPOTENCY_ERROR_DIALECT: "acp",
-  IDEMPOTENCY_FINGERPRINT: "json",
-  IDEMPOTENCY_RETRY_STATUSES: "429,5xx",
-};
-
-/** The MCP binding's settings: the key in `meta.idempotency_key` of a tool call's arguments. */
-const MCP: Vars = {
-  IDEMPOTENCY_METHODS: "POST",
-  IDEMPOTENCY_KEY_FROM: "json:/params/arguments/meta/idempotency_key",
-  IDEMPOTENCY_ERROR_DIALECT: "acp",
-  IDEMPOTENCY_FINGERPRINT: "json",
-};
-
-const SESSION = '{"items":[{"id":"item_123","quantity":1}],"currency":"usd"}';
-
-/** A JSON-RPC `tools/call` of the MCP binding (docs/mcp-binding.md), with `key` in its meta. */
-function toolCall(key: string | null, id = 1): string {
-  const meta: Record<string, string> = { api_version: "2026-04-17" };
-  if (key !== null) meta.idempotency_key = key;
-  return JSON.stringify({
-    jsonrpc: "2.0",
-    id,
-    method: "tools/call",
-    params: {
-      name: "create_checkout_session",
-      arguments: { meta, payload: { items: [{ id: "item_123", quantity: 1 }] } },
-    },
-  });
-}
+/** The REST endpoints' settings, and the MCP binding's, here for every path. */
+const ACP: Vars = ACP_REST;
+const MCP: Vars = ACP_MCP;
 
 describe("an ACP merchant endpoint (keys required, the acp dialect)", () => {
   it("refuses a POST without Idempotency-Key with 400 idempotency_key_required, type invalid_request, and forwards nothing", async () => {

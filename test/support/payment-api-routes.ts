@@ -37,21 +37,41 @@ export const SQUARE_ROUTES = {
  * the JSON-RPC body (`rfcs/rfc.agentic_checkout.md` §6 and `docs/mcp-binding.md` of
  * agentic-commerce-protocol/agentic-commerce-protocol).
  */
-const ACP_REST = {
+export const ACP_REST = {
   IDEMPOTENCY_METHODS: "POST",
   IDEMPOTENCY_KEY_REQUIRED: "true",
   IDEMPOTENCY_ERROR_DIALECT: "acp",
   IDEMPOTENCY_FINGERPRINT: "json",
   IDEMPOTENCY_RETRY_STATUSES: "429,5xx",
 };
+/** The MCP binding: the key in `meta.idempotency_key` of a tool call's arguments. */
+export const ACP_MCP = {
+  IDEMPOTENCY_METHODS: "POST",
+  IDEMPOTENCY_KEY_FROM: "json:/params/arguments/meta/idempotency_key",
+  IDEMPOTENCY_ERROR_DIALECT: "acp",
+  IDEMPOTENCY_FINGERPRINT: "json",
+};
 export const ACP_ROUTES = {
   "/checkout_sessions": ACP_REST,
   "/checkout_sessions/*": ACP_REST,
   "/agentic_commerce/delegate_payment": ACP_REST,
-  "/mcp": {
-    IDEMPOTENCY_METHODS: "POST",
-    IDEMPOTENCY_KEY_FROM: "json:/params/arguments/meta/idempotency_key",
-    IDEMPOTENCY_ERROR_DIALECT: "acp",
-    IDEMPOTENCY_FINGERPRINT: "json",
-  },
+  "/mcp": ACP_MCP,
 };
+
+/** A checkout session an ACP agent creates. */
+export const ACP_SESSION = '{"items":[{"id":"item_123","quantity":1}],"currency":"usd"}';
+
+/** A JSON-RPC `tools/call` of the MCP binding, with `key` in its meta (none when `null`). */
+export function acpToolCall(key: string | null, id = 1): string {
+  const meta: Record<string, string> = { api_version: "2026-04-17" };
+  if (key !== null) meta.idempotency_key = key;
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    id,
+    method: "tools/call",
+    params: {
+      name: "create_checkout_session",
+      arguments: { meta, payload: { items: [{ id: "item_123", quantity: 1 }] } },
+    },
+  });
+}
