@@ -82,10 +82,11 @@ describe("the README", () => {
     expect(lines).toBeLessThanOrEqual(300);
   });
 
-  it("holds the two commands a fresh clone needs", () => {
+  it("holds the commands a fresh clone needs: install, start, test", () => {
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     expect(readme).toMatch(/^npm ci\b/m);
     expect(readme).toMatch(/^npm start\b/m);
+    expect(readme).toMatch(/^npm test\b/m);
   });
 });
 
