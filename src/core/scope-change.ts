@@ -86,12 +86,6 @@ export function decideScope(
   if (change === null) {
     if (previous === null && report.scope === scope) return keep({});
     if (previous === scope && report.scope !== scope) {
-      if (verdict.state.previous !== null) {
-        return refuse(
-          "IDEMPOTENCY_SCOPE_HEADERS_PREVIOUS",
-          "must not change the scope headers while the key mapping changes: finish one change first",
-        );
-      }
       return keep({
         scope: report.scope,
         scopeChange: { from: scope, startedAt: now, previousOnlySeenAt: now, drainedAt: null },
