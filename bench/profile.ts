@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -9,7 +9,15 @@ import { groupCpu } from "../harness/proc.ts";
 import { buildWorkers } from "../harness/workerd-serve.ts";
 import { BOTH_WORKERS, PROJECT_ROOT } from "../harness/wrangler-dev.ts";
 import { runLoad } from "./measure.ts";
-import { BARE_CONFIG, exportRef, prime, startOrigin, startTarget, stopAll } from "./targets.ts";
+import {
+  BARE_CONFIG,
+  exportRef,
+  prime,
+  startOrigin,
+  startTarget,
+  stopAll,
+  type Target,
+} from "./targets.ts";
 
 /**
  * `npx node bench/profile.ts`: where one Worker spends its CPU under load, in workerd alone (no
@@ -32,6 +40,7 @@ const { values } = parseArgs({
     out: { type: "string", default: "bench/.tmp/profiles" },
     top: { type: "string", default: "25" },
     disk: { type: "boolean" },
+    perf: { type: "boolean" },
   },
 });
 const connections = Number(values.connections);
@@ -160,7 +169,7 @@ try {
     built,
     vars,
     ...(pinned ? { cpus: cores === 2 ? "1" : `1-${cores - 1}` } : {}),
-    extraArgs: [`--inspector-addr=127.0.0.1:${inspectorPort}`],
+    extraArgs: values.perf === true ? [] : [`--inspector-addr=127.0.0.1:${inspectorPort}`],
   });
   const fresh = () => `profile-${randomUUID()}`;
   const warm = Array.from({ length: 300 }, fresh);
@@ -171,6 +180,78 @@ try {
   await runLoad(target, { connections: 32, amount: 2_000, maxS: 120 }, nextKey);
   await runLoad(target, { connections, durationS: 2, maxS: 30 }, nextKey);
 
+  if (values.perf === true) {
+    await perfProfile(target, connections, seconds, nextKey);
+  } else await v8Profiles(target, inspectorPort, connections, seconds, nextKey);
+} finally {
+  await stopAll();
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(stateDir, { recursive: true, force: true });
+}
+
+/**
+ * `--perf`: `perf record -g` on the target's workerd process during the load, then its report by
+ * shared object and symbol (workerd's own symbols are in its binary; JIT code shows as
+ * `[JIT]`/unknown): the split between JavaScript, SQLite, the RPC layer and the kernel.
+ */
+async function perfProfile(
+  target: Target,
+  connections: number,
+  seconds: number,
+  nextKey: () => string,
+): Promise<void> {
+  const pid = target.dev.process.pid ?? -1;
+  const data = path.join(out, `perf-${process.pid}.data`);
+  const perf = spawn("perf", ["record", "-F", "2000", "-g", "-o", data, "-p", String(pid)], {
+    stdio: "ignore",
+  });
+  const before = groupCpu(pid).workerdMs;
+  const load = await runLoad(
+    target,
+    { connections, durationS: seconds, maxS: seconds + 30 },
+    nextKey,
+  );
+  const cpuMs = groupCpu(pid).workerdMs - before;
+  perf.kill("SIGINT");
+  await new Promise((resolve) => perf.once("exit", resolve));
+  console.log(
+    `${target.name}, ${values.scenario}, ${connections} connections: ${load.rps.toFixed(0)} rps, workerd ${Math.round((cpuMs * 1000) / Math.max(1, load.ok))} µs CPU per request`,
+  );
+  for (const sort of ["dso", "dso,symbol"]) {
+    const report = execFileSync(
+      "perf",
+      [
+        "report",
+        "-i",
+        data,
+        "--no-children",
+        "--sort",
+        sort,
+        "--stdio",
+        "-g",
+        "none",
+        "--percent-limit",
+        "0.7",
+      ],
+      { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, stdio: ["ignore", "pipe", "ignore"] },
+    );
+    console.log(
+      report
+        .split("\n")
+        .filter((line) => line !== "" && !line.startsWith("#"))
+        .join("\n"),
+    );
+  }
+}
+
+/** V8's sampling profiler in every isolate of the target during the load. */
+async function v8Profiles(
+  target: Target,
+  inspectorPort: number,
+  connections: number,
+  seconds: number,
+  nextKey: () => string,
+): Promise<void> {
   const list = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json/list`)).json()) as {
     id: string;
     title?: string;
@@ -207,8 +288,4 @@ try {
     for (const line of topFunctions(profile, Number(values.top))) console.log(`  ${line}`);
     session.close();
   }
-} finally {
-  await stopAll();
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.rmSync(stateDir, { recursive: true, force: true });
 }

@@ -43,6 +43,7 @@ import {
   busyRetryAfter,
   isStorageFull,
   storageStanding,
+  STORAGE_WARN_SHARE,
 } from "./capacity";
 import {
   MOVED_SCHEMA,
@@ -54,7 +55,8 @@ import {
   movedTo,
 } from "./moved-keys";
 import { callOrigin } from "./origin-call";
-import { PURGE_HOLDS_SCHEMA, collectHolds, heldUntil, holdPurged } from "./purge-holds";
+import { StorageGauge } from "./storage-gauge";
+import { PURGE_HOLDS_SCHEMA, collectHolds, hasHolds, heldUntil, holdPurged } from "./purge-holds";
 import { MAX_EDGE_REPLAY_SECONDS } from "../config/settings";
 import { originBinding, type CoordinatorEnv } from "../env";
 import { HOP_HEADER } from "../core/header-names";
@@ -93,6 +95,13 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
    * construction and kept up to date saves a lookup on every first request outside migrations.
    */
   #mayHaveMoved: boolean;
+  /**
+   * Whether the `purge_holds` table may hold a hold (`./purge-holds.ts`): kept like
+   * `#mayHaveMoved`, so a claim outside the rare purge reads no hold.
+   */
+  #mayHold: boolean;
+  /** The database's size, read again only when it may near the refusal size. */
+  readonly #gauge: StorageGauge;
   /** The registry's verdicts on the mappings of the Workers that send commands here (ADR 0009). */
   readonly #verdicts: MappingVerdicts;
   /** When this instance last logged that its storage is high (at most once a minute). */
@@ -111,6 +120,8 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
     addMissingColumns(ctx.storage.sql);
     addMovedColumns(ctx.storage.sql);
     this.#mayHaveMoved = hasMoved(ctx.storage.sql);
+    this.#mayHold = hasHolds(ctx.storage.sql);
+    this.#gauge = new StorageGauge(() => ctx.storage.sql.databaseSize);
     this.#verdicts = new MappingVerdicts(
       ctx.storage.sql,
       (report) => this.#askRegistry(report),
@@ -148,7 +159,7 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
       case "forward": {
         // A purged key is not claimed again while a Worker may still replay its old answer
         // (docs/adr/0008): the retry comes back once no isolate can, and is forwarded then.
-        const held = heldUntil(this.ctx.storage.sql, command.identity, now);
+        const held = this.#mayHold ? heldUntil(this.ctx.storage.sql, command.identity, now) : null;
         if (held !== null) {
           return { ...inProgress(Math.ceil((held - now) / 1000)), outcome: "held" };
         }
@@ -327,6 +338,8 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
       // Only completed answers are kept at the edge, and none past the record's expiry.
       if (row?.state === "completed") {
         holdPurged(sql, identity, Math.min(row.expiresAt, now + edgeReplayMs), now);
+        this.#mayHold = true;
+        this.#gauge.wrote(CLAIM_BYTES);
       }
       return true;
     });
@@ -369,9 +382,9 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
     const nextRecord = sql
       .exec<{ next: number | null }>("SELECT MIN(expires_at) AS next FROM records")
       .one().next;
-    const pending = [nextRecord, moved.next, collectHolds(sql, now)].filter(
-      (at): at is number => at !== null,
-    );
+    const nextHold = collectHolds(sql, now);
+    this.#mayHold = nextHold !== null;
+    const pending = [nextRecord, moved.next, nextHold].filter((at): at is number => at !== null);
     const next = pending.length === 0 ? null : Math.min(...pending);
     if (next === null) {
       this.#alarmAt = null;
@@ -415,6 +428,7 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
       migration,
     );
     this.#mayHaveMoved = true;
+    this.#gauge.wrote(CLAIM_BYTES);
     return { to: destination, expiresAt };
   }
 
@@ -426,10 +440,11 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
     // Each call holds its request and, soon, its answer in memory: past the bound, new keys are
     // told to come back later, and nothing is claimed. Overload, not a duplicate: 503.
     if (this.#inflight.size >= MAX_INFLIGHT_CALLS) return busy("calls");
-    const sql = this.ctx.storage.sql;
     const refuseBytes = command.storageLimitBytes ?? STORAGE_REFUSE_BYTES;
-    const storage = storageStanding(sql.databaseSize, refuseBytes);
-    if (storage !== "ok") this.#warnStorage(sql.databaseSize, refuseBytes, now);
+    // Read only near the warning share: below it, every standing is "ok" (`./storage-gauge.ts`).
+    const size = this.#gauge.bound(refuseBytes * STORAGE_WARN_SHARE);
+    const storage = storageStanding(size, refuseBytes);
+    if (storage !== "ok") this.#warnStorage(size, refuseBytes, now);
     // Near the platform's limit per object, new keys are refused while the keys in flight can
     // still store their answers.
     if (storage === "full") return busy("storage");
@@ -469,6 +484,7 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
           insert();
         });
       } else insert();
+      this.#gauge.wrote(CLAIM_BYTES);
     } catch (error) {
       // The database is at its size limit (SQLITE_FULL): nothing was claimed or sent.
       admission.release();
@@ -746,6 +762,7 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
     // One statement is atomic by itself; only a chunked answer needs the transaction's savepoint.
     if (rest.length === 0) write();
     else this.ctx.storage.transactionSync(write);
+    this.#gauge.wrote(response.body.byteLength + headers.length);
   }
 
   #markUnknown(identity: string, detail: string): void {
@@ -754,6 +771,7 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
       detail,
       identity,
     );
+    this.#gauge.wrote(detail.length);
   }
 
   #delete(identity: string): boolean {
@@ -909,6 +927,12 @@ interface RecordRow extends KeyRecord {
   resolvedAt: number | null;
   reforwardedAt: number | null;
 }
+
+/**
+ * An upper bound of the bytes a claim or marker row stores (identity, fingerprint, key hash,
+ * method, path, destination), for the storage gauge.
+ */
+const CLAIM_BYTES = 4096;
 
 const MISMATCH = { code: "idempotency-key-reused" } as const;
 

@@ -1,6 +1,6 @@
 import type { OriginRequest } from "../core/origin-request";
 import type { StoredResponse } from "../core/stored-response";
-import { readBounded, type ReadAllowance } from "../core/bounded-body";
+import { readBounded, readFramed, type ReadAllowance } from "../core/bounded-body";
 import { endToEndHeaders } from "../core/http-headers";
 import type { AnswerBudget } from "./inflight-budget";
 
@@ -144,12 +144,16 @@ export async function callOrigin(
     binding === undefined ? fetchImpl(input) : binding.fetch(input);
   try {
     const response = await send(outgoing);
-    const body = await readBounded(
-      response.body,
-      response.headers.get("content-length"),
-      maxResponseBytes,
-      { allowance },
-    );
+    // Over HTTP the declared length frames the answer; a binding's Response is a Worker's own.
+    const body =
+      binding === undefined
+        ? await readFramed(response, maxResponseBytes, { allowance })
+        : await readBounded(
+            response.body,
+            response.headers.get("content-length"),
+            maxResponseBytes,
+            { allowance },
+          );
     if (body === null) throw new ResponseTooLarge();
     return {
       kind: "answered",

@@ -56,6 +56,17 @@ export function heldUntil(sql: SqlStorage, identity: string, now: number): numbe
 }
 
 /**
+ * Whether the object holds any purged key, running or ended: read once when the object starts,
+ * so that a claim looks up holds only in an object that has some (`heldUntil` costs a statement
+ * on every first request otherwise, for a table that is almost always empty).
+ */
+export function hasHolds(sql: SqlStorage): boolean {
+  return (
+    sql.exec<{ any: number }>("SELECT EXISTS (SELECT 1 FROM purge_holds) AS any").one().any === 1
+  );
+}
+
+/**
  * Removes ended holds (the alarm's garbage collection); the earliest hold still running, or
  * `null`.
  */

@@ -109,6 +109,43 @@ export async function readBounded(
   }
 }
 
+/** A request or response, as far as reading its body goes. */
+export interface Message {
+  readonly headers: Headers;
+  readonly body: ReadableStream<Uint8Array> | null;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/**
+ * `readBounded` over a message received over HTTP, whose body is exactly its `Content-Length`
+ * when it declares one (HTTP/1.1 frames it so: RFC 9112 §6.3; the runtime reads no further).
+ * Such a body within what may be held is read in one call (`arrayBuffer()`) instead of chunk by
+ * chunk: one resumption instead of one per chunk and one for the end, about 3% of a first
+ * request's CPU in workerd alone (bench/README.md, "Cuts"). Any other body — no length, or more
+ * than may be held without asking — goes through `readBounded`, with its bounds and draining.
+ *
+ * Only for messages framed by HTTP: a Worker's own `Response` (a service binding) may declare a
+ * length its stream does not keep, so it is read by `readBounded` alone.
+ *
+ * @example
+ * const body = await readFramed(request, settings.maxBodyBytes, { drain: true });
+ */
+export async function readFramed(
+  message: Message,
+  limit: number,
+  options: ReadBoundedOptions = {},
+): Promise<Uint8Array | null> {
+  const declared = message.headers.get("content-length");
+  const allowed = Math.min(options.allowance?.bytes ?? limit, limit);
+  const length = declared === null ? Number.NaN : Number(declared);
+  if (message.body !== null && Number.isSafeInteger(length) && length <= allowed) {
+    const bytes = new Uint8Array(await message.arrayBuffer());
+    // The framing makes these equal; a mismatch would be the runtime's, and is refused all the same.
+    return bytes.byteLength <= allowed ? bytes : null;
+  }
+  return readBounded(message.body, declared, limit, options);
+}
+
 /**
  * Reads and drops chunks until the stream ends, or cancels it once `total` passes `upTo`. A
  * client that breaks off mid-body ends the draining: the refusal stands either way.

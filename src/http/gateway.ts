@@ -10,7 +10,7 @@ import {
   type FinalReply,
   type Streamed,
 } from "../coordinator/protocol";
-import { readBounded } from "../core/bounded-body";
+import { readFramed } from "../core/bounded-body";
 import { comparedBody, fingerprintOf } from "../core/fingerprint";
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from "../core/header-names";
 import type { KeyParseResult } from "../core/idempotency-key";
@@ -125,12 +125,7 @@ export async function handleApiRequest(request: Request, deps: GatewayDeps): Pro
   };
   /** The body, buffered under the limit and parsed where the route needs it, or the refusal. */
   const readBody = async (): Promise<RequestBody | Response> => {
-    const bytes = await readBounded(
-      request.body,
-      request.headers.get("content-length"),
-      settings.maxBodyBytes,
-      { drain: true },
-    );
+    const bytes = await readFramed(request, settings.maxBodyBytes, { drain: true });
     if (bytes === null) {
       return refuse("too-large", { code: "request-too-large", limitBytes: settings.maxBodyBytes });
     }

@@ -1,4 +1,4 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { REPLAYED_HEADER } from "../../src/core/header-names";
 import { edgeReplays } from "../../src/http/edge-replays";
@@ -83,6 +83,18 @@ describe("a purge of a completed answer that Workers may still replay", () => {
     expect(retry.status).toBe(201);
     expect(retry.headers.get(REPLAYED_HEADER)).toBeNull();
     expect(await originRequests(key)).toHaveLength(2);
+  });
+
+  it("keeps the hold through an eviction of its object: the restarted object still refuses the retry with 409", async () => {
+    const key = newKey();
+    expect((await post("/v1/charges", key)).status).toBe(201);
+    expect((await purge(key)).status).toBe(200);
+    // A new instance knows of holds only from storage (it looks holds up only if it has some).
+    await evictDurableObject((await coordinatorOfKey(key)).stub);
+    const asked = await post("/v1/charges", key, { vars: EDGE_OFF });
+    expect(asked.status).toBe(409);
+    expect((await problemOf(asked)).code).toBe("request-in-progress");
+    expect(await originRequests(key)).toHaveLength(1);
   });
 
   it("logs the refused retry with the outcome held", async () => {

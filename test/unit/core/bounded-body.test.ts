@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { MAX_DRAINED_BYTES, readBounded } from "../../../src/core/bounded-body";
+import { MAX_DRAINED_BYTES, readBounded, readFramed } from "../../../src/core/bounded-body";
 
 const LIMIT = 16;
 
@@ -294,5 +294,59 @@ describe("readBounded with an allowance (an origin's answer under the in-flight 
         },
       ),
     );
+  });
+});
+
+describe("readFramed (a body framed by HTTP)", () => {
+  /** A message over `chunks` declaring `declared`, recording whether it was read in one call. */
+  function message(chunks: readonly Uint8Array[], declared: string | null) {
+    const { stream, seen } = streamOf(chunks);
+    const calls = { whole: 0 };
+    const headers = new Headers(declared === null ? {} : { "content-length": declared });
+    const framed = {
+      headers,
+      body: stream,
+      arrayBuffer: async () => {
+        calls.whole++;
+        return (await new Response(stream).arrayBuffer()) as ArrayBuffer;
+      },
+    };
+    return { framed, seen, calls };
+  }
+
+  it("reads a body within its declared length and the limit in one call", async () => {
+    const { framed, calls } = message([bytes(3, 1), bytes(4, 2)], "7");
+    expect(await readFramed(framed, LIMIT)).toEqual(concat([bytes(3, 1), bytes(4, 2)]));
+    expect(calls.whole).toBe(1);
+  });
+
+  it("refuses a body longer than it declared, rather than keep more than was allowed", async () => {
+    const { framed } = message([bytes(10)], "4");
+    expect(await readFramed(framed, LIMIT, { allowance: { bytes: 4, grow: async () => {} } })).toBe(
+      null,
+    );
+  });
+
+  it("leaves a body without a declared length to readBounded, which keeps its bounds", async () => {
+    const { framed, seen, calls } = message([bytes(LIMIT), bytes(1), bytes(1)], null);
+    expect(await readFramed(framed, LIMIT)).toBeNull();
+    expect(calls.whole).toBe(0);
+    expect(seen.cancelled).toBe(true);
+  });
+
+  it("leaves a body declared past the allowance to readBounded, which asks for it first", async () => {
+    const asked: number[] = [];
+    const allowance = { bytes: 2, grow: async (n: number) => void asked.push(n) };
+    const { framed, calls } = message([bytes(6)], "6");
+    expect(await readFramed(framed, LIMIT, { allowance })).toEqual(bytes(6));
+    expect(calls.whole).toBe(0);
+    expect(asked).toEqual([4]);
+  });
+
+  it("refuses a body declared over the limit without reading it", async () => {
+    const { framed, seen, calls } = message([bytes(LIMIT + 1)], String(LIMIT + 1));
+    expect(await readFramed(framed, LIMIT)).toBeNull();
+    expect(calls.whole).toBe(0);
+    expect(seen.bytes).toBe(0);
   });
 });
