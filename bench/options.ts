@@ -24,6 +24,11 @@ export const CONFIGS = {
   defaults: { vars: {}, disk: false },
   "log-off": { vars: { IDEMPOTENCY_REQUEST_LOGS: "false" }, disk: false },
   "defaults-on-disk": { vars: {}, disk: true },
+  /**
+   * Not the gateway: the floor of its design (bench/floor/), the least any gateway that forwards a
+   * key once through a coordinator object can cost. First requests and replays only.
+   */
+  floor: { vars: {}, disk: false },
 } as const satisfies Record<string, { vars: Record<string, string>; disk: boolean }>;
 export type ConfigName = keyof typeof CONFIGS;
 

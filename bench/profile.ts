@@ -11,6 +11,7 @@ import { BOTH_WORKERS, PROJECT_ROOT } from "../harness/wrangler-dev.ts";
 import { runLoad } from "./measure.ts";
 import {
   BARE_CONFIG,
+  FLOOR_CONFIGS,
   exportRef,
   prime,
   startOrigin,
@@ -41,11 +42,13 @@ const { values } = parseArgs({
     top: { type: "string", default: "25" },
     disk: { type: "boolean" },
     perf: { type: "boolean" },
+    plain: { type: "boolean" },
   },
 });
 const connections = Number(values.connections);
 const seconds = Number(values.seconds);
 const bare = values.target === "bare";
+const floor = values.target === "floor";
 const vars = Object.fromEntries(
   (values.var ?? []).map((pair) => [
     pair.slice(0, pair.indexOf(":")),
@@ -146,7 +149,10 @@ function topFunctions(profile: { nodes: ProfileNode[] }, top: number): string[] 
 try {
   const configs =
     values.ref === undefined ? BOTH_WORKERS : exportRef(values.ref, path.join(dir, "gw"));
-  const built = await buildWorkers(bare ? [BARE_CONFIG] : configs, path.join(dir, "build"));
+  const built = await buildWorkers(
+    bare ? [BARE_CONFIG] : floor ? FLOOR_CONFIGS : configs,
+    path.join(dir, "build"),
+  );
   for (const worker of built) {
     const file = path.join(worker.dir, `${worker.module}.map`);
     if (!fs.existsSync(file)) continue;
@@ -158,7 +164,7 @@ try {
   const origin = await startOrigin(20);
   const inspectorPort = 9300 + (process.pid % 500);
   const target = await startTarget({
-    name: bare ? "bare proxy" : "gateway",
+    name: bare ? "bare proxy" : floor ? "floor" : "gateway",
     mode: "workerd",
     config: bare ? "bare" : "defaults",
     shards: bare ? null : 64,
@@ -169,7 +175,10 @@ try {
     built,
     vars,
     ...(pinned ? { cpus: cores === 2 ? "1" : `1-${cores - 1}` } : {}),
-    extraArgs: values.perf === true ? [] : [`--inspector-addr=127.0.0.1:${inspectorPort}`],
+    extraArgs:
+      values.perf === true || values.plain === true
+        ? []
+        : [`--inspector-addr=127.0.0.1:${inspectorPort}`],
   });
   const fresh = () => `profile-${randomUUID()}`;
   const warm = Array.from({ length: 300 }, fresh);
@@ -180,7 +189,19 @@ try {
   await runLoad(target, { connections: 32, amount: 2_000, maxS: 120 }, nextKey);
   await runLoad(target, { connections, durationS: 2, maxS: 30 }, nextKey);
 
-  if (values.perf === true) {
+  if (values.plain === true) {
+    const pid = target.dev.process.pid ?? -1;
+    const before = groupCpu(pid).workerdMs;
+    const load = await runLoad(
+      target,
+      { connections, durationS: seconds, maxS: seconds + 30 },
+      nextKey,
+    );
+    const cpuMs = groupCpu(pid).workerdMs - before;
+    console.log(
+      `${target.name}, ${values.scenario}, ${connections} connections: ${load.rps.toFixed(0)} rps, p50 ${load.p50.toFixed(2)} ms, workerd ${Math.round((cpuMs * 1000) / Math.max(1, load.ok))} µs CPU per request (${load.ok} answers, ${load.errors} errors)`,
+    );
+  } else if (values.perf === true) {
     await perfProfile(target, connections, seconds, nextKey);
   } else await v8Profiles(target, inspectorPort, connections, seconds, nextKey);
 } finally {

@@ -27,6 +27,7 @@ import {
 } from "./scenarios.ts";
 import {
   BARE_CONFIG,
+  FLOOR_CONFIGS,
   exportRef,
   prime,
   rss,
@@ -206,12 +207,15 @@ async function setUp(
   const configs =
     options.ref === null ? undefined : exportRef(options.ref, path.join(runDir, "gw"));
   // workerd alone runs the bundles a deploy uploads: built once, from the same configs.
-  const [built, bareBuilt] = options.modes.includes("workerd")
+  const [built, bareBuilt, floorBuilt] = options.modes.includes("workerd")
     ? await Promise.all([
         buildWorkers(configs ?? BOTH_WORKERS, path.join(runDir, "build")),
         buildWorkers([BARE_CONFIG], path.join(runDir, "build")),
+        options.configs.includes("floor")
+          ? buildWorkers(FLOOR_CONFIGS, path.join(runDir, "build"))
+          : null,
       ])
-    : [null, null];
+    : [null, null, null];
   const origin = await startOrigin(options.latencyMs);
   const originUrl = origin.url;
   const many = options.shards.length > 1;
@@ -229,9 +233,9 @@ async function setUp(
       shards,
       originUrl,
       persistTo,
-      configs,
-      built,
-      vars: { ...CONFIGS[config].vars, ...options.gatewayVars },
+      ...(config === "floor"
+        ? { configs: FLOOR_CONFIGS, built: floorBuilt }
+        : { configs, built, vars: { ...CONFIGS[config].vars, ...options.gatewayVars } }),
       cpus: cpus[mode],
     });
   const [firstMode = "workerd", firstConfig = "defaults"] = [options.modes[0], options.configs[0]];
@@ -260,6 +264,8 @@ async function setUp(
       for (const config of options.configs) {
         // Under wrangler dev every configuration is on disk already.
         if (mode === "wrangler" && CONFIGS[config].disk) continue;
+        // The floor bounds the product's own cost: workerd alone only.
+        if (mode === "wrangler" && config === "floor") continue;
         const persistTo = stateDir(mode, config, `${mode}-${config}-${shards}`);
         targets.push(await gateway(mode, config, shards, persistTo));
       }

@@ -18,6 +18,12 @@ import type { OriginControl, OriginState } from "./origin.ts";
 /** The bare pass-through Worker's wrangler config. */
 export const BARE_CONFIG = "bench/bare-proxy/wrangler.toml";
 
+/**
+ * The floor of the gateway's design: a Worker and a coordinator Worker that do only what any
+ * gateway of this design must (bench/README.md, "The floor of the design").
+ */
+export const FLOOR_CONFIGS = ["bench/floor/wrangler.toml", "bench/floor/wrangler.coordinator.toml"];
+
 /** The request every scenario sends (the `Idempotency-Key` is added per request). */
 export const REQUEST = {
   method: "POST" as const,
