@@ -43,6 +43,7 @@ const { values } = parseArgs({
     disk: { type: "boolean" },
     perf: { type: "boolean" },
     plain: { type: "boolean" },
+    lines: { type: "boolean" },
   },
 });
 const connections = Number(values.connections);
@@ -110,6 +111,8 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   hitCount?: number;
+  /** Samples by source line of the function (1-based), when the profiler recorded them. */
+  positionTicks?: { line: number; ticks: number }[];
 }
 
 /** The source maps of the bundles (wrangler writes `<bundle>.js.map`), by bundle file name. */
@@ -124,6 +127,35 @@ function original(url: string, line: number, column: number): string {
     return `${bundle}:${line + 1}:${column + 1}`;
   const source = entry.originalSource.replace(/^.*?\/(src|node_modules)\//, "$1/");
   return `${source}:${entry.originalLine + 1}`;
+}
+
+/**
+ * `--lines`: self time by source line (the bundles unminified, so that a bundle's line is one
+ * source line), in % of the profile's samples: native calls show on the line that makes them.
+ */
+function topLines(profile: { nodes: ProfileNode[] }, top: number): string[] {
+  const byLine = new Map<string, number>();
+  let total = 0;
+  for (const node of profile.nodes) {
+    total += node.hitCount ?? 0;
+    const { functionName, url } = node.callFrame;
+    const ticks = node.positionTicks ?? [];
+    if (url === "" || ticks.length === 0) {
+      const name = functionName || "(anonymous)";
+      byLine.set(name, (byLine.get(name) ?? 0) + (node.hitCount ?? 0));
+      continue;
+    }
+    for (const { line, ticks: hits } of ticks) {
+      const where = original(url, line - 1, 1_000);
+      byLine.set(where, (byLine.get(where) ?? 0) + hits);
+    }
+  }
+  return [...byLine.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(
+      ([name, hits]) => `${((100 * hits) / Math.max(1, total)).toFixed(1).padStart(5)}%  ${name}`,
+    );
 }
 
 /** Self time by function, in % of the profile's samples, highest first. */
@@ -152,6 +184,7 @@ try {
   const built = await buildWorkers(
     bare ? [BARE_CONFIG] : floor ? FLOOR_CONFIGS : configs,
     path.join(dir, "build"),
+    { minify: values.lines !== true },
   );
   for (const worker of built) {
     const file = path.join(worker.dir, `${worker.module}.map`);
@@ -306,7 +339,8 @@ async function v8Profiles(
     );
     fs.writeFileSync(file, JSON.stringify(profile));
     console.log(`\n${session.title} (${path.relative(PROJECT_ROOT, file)}), self time:`);
-    for (const line of topFunctions(profile, Number(values.top))) console.log(`  ${line}`);
+    const top = values.lines === true ? topLines : topFunctions;
+    for (const line of top(profile, Number(values.top))) console.log(`  ${line}`);
     session.close();
   }
 }

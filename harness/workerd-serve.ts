@@ -46,6 +46,7 @@ export interface BuiltWorker {
 export async function buildWorkers(
   configs: readonly string[],
   outDir: string,
+  { minify = true }: { minify?: boolean } = {},
 ): Promise<BuiltWorker[]> {
   const wrangler = path.join(PROJECT_ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
   return Promise.all(
@@ -53,6 +54,8 @@ export async function buildWorkers(
       const read = unstable_readConfig({ config: path.resolve(PROJECT_ROOT, config) }, {});
       const dir = path.join(outDir, read.name ?? path.basename(config, ".toml"));
       const args = [wrangler, "deploy", "--dry-run", "-c", config, "--outdir", dir];
+      // Unminified only for profiles by source line (bench/profile.ts --lines).
+      if (!minify) args.push("--no-minify");
       const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" };
       await execFileAsync(process.execPath, args, { cwd: PROJECT_ROOT, env });
       const main = path.basename(read.main ?? "index.ts").replace(/\.[cm]?[jt]s$/, ".js");
