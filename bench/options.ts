@@ -29,6 +29,12 @@ export const CONFIGS = {
    * key once through a coordinator object can cost. First requests and replays only.
    */
   floor: { vars: {}, disk: false },
+  /**
+   * The gateway as committed at `--baseline REF`, with the defaults: an A/B inside one run, its
+   * cells interleaved with the working tree's (bench/README.md, "A/B in one run"). Only with
+   * `--baseline`.
+   */
+  baseline: { vars: {}, disk: false },
 } as const satisfies Record<string, { vars: Record<string, string>; disk: boolean }>;
 export type ConfigName = keyof typeof CONFIGS;
 
@@ -68,6 +74,7 @@ export const HELP = [
   "  --unpinned               no taskset: the load generator may share the targets' cores",
   "  --gateway-var NAME:VALUE an extra wrangler var for every gateway (repeatable)",
   "  --ref GIT_REF            measure the gateway as committed at GIT_REF, not the working tree",
+  "  --baseline GIT_REF       also run the gateway at GIT_REF (configuration `baseline`), cells interleaved",
   "  --out DIR                where to write (default bench/results, bench/.tmp/results if quick)",
   "  --render FILE.json       only write the .md of a stored run again",
   "  -h, --help",
@@ -84,6 +91,8 @@ export type Options = Record<keyof typeof NUMBERS, number> &
     pinned: boolean;
     gatewayVars: Record<string, string>;
     ref: string | null;
+    /** `--baseline REF`: the `baseline` configuration's tree. */
+    baseline: string | null;
     out: string;
     render: string | null;
   };
@@ -98,10 +107,9 @@ export function parseOptions(argv: string[]): Options | null {
     strict: true,
     options: {
       ...Object.fromEntries(
-        [...valued, "scenarios", "modes", "configs", "ref", "out", "render"].map((name) => [
-          name,
-          { type: "string" },
-        ]),
+        [...valued, "scenarios", "modes", "configs", "ref", "baseline", "out", "render"].map(
+          (name) => [name, { type: "string" }],
+        ),
       ),
       unpinned: { type: "boolean" },
       "gateway-var": { type: "string", multiple: true },
@@ -129,9 +137,11 @@ export function parseOptions(argv: string[]): Options | null {
   const unknown = scenarios.find((s) => !(SCENARIOS as readonly string[]).includes(s));
   if (unknown !== undefined) throw new Error(`--scenarios: unknown scenario ${unknown}`);
   const modes = oneOf("modes", text.modes ?? MODES.join(","), MODES);
-  const configs = oneOf("configs", text.configs ?? Object.keys(CONFIGS).join(","), [
-    ...(Object.keys(CONFIGS) as ConfigName[]),
-  ]);
+  const baseline = text.baseline ?? null;
+  const everyConfig = (Object.keys(CONFIGS) as ConfigName[]).filter(
+    (name) => name !== "baseline" || baseline !== null,
+  );
+  const configs = oneOf("configs", text.configs ?? everyConfig.join(","), everyConfig);
   const gatewayVars = ((values["gateway-var"] as string[] | undefined) ?? []).map((pair) => {
     const at = pair.indexOf(":");
     if (at <= 0) throw new Error(`--gateway-var wants NAME:VALUE, got ${pair}`);
@@ -146,6 +156,7 @@ export function parseOptions(argv: string[]): Options | null {
     pinned: values.unpinned !== true,
     gatewayVars: Object.fromEntries(gatewayVars),
     ref: text.ref ?? null,
+    baseline,
     out: path.resolve(PROJECT_ROOT, text.out ?? (quick ? "bench/.tmp/results" : "bench/results")),
     render: text.render ?? null,
   };

@@ -44,6 +44,7 @@ const { values } = parseArgs({
     perf: { type: "boolean" },
     plain: { type: "boolean" },
     lines: { type: "boolean" },
+    repeat: { type: "string", default: "1" },
   },
 });
 const connections = Number(values.connections);
@@ -224,16 +225,18 @@ try {
 
   if (values.plain === true) {
     const pid = target.dev.process.pid ?? -1;
-    const before = groupCpu(pid).workerdMs;
-    const load = await runLoad(
-      target,
-      { connections, durationS: seconds, maxS: seconds + 30 },
-      nextKey,
-    );
-    const cpuMs = groupCpu(pid).workerdMs - before;
-    console.log(
-      `${target.name}, ${values.scenario}, ${connections} connections: ${load.rps.toFixed(0)} rps, p50 ${load.p50.toFixed(2)} ms, workerd ${Math.round((cpuMs * 1000) / Math.max(1, load.ok))} µs CPU per request (${load.ok} answers, ${load.errors} errors)`,
-    );
+    for (let round = 0; round < Number(values.repeat); round++) {
+      const before = groupCpu(pid).workerdMs;
+      const load = await runLoad(
+        target,
+        { connections, durationS: seconds, maxS: seconds + 30 },
+        nextKey,
+      );
+      const cpuMs = groupCpu(pid).workerdMs - before;
+      console.log(
+        `${target.name}, ${values.scenario}, ${connections} connections: ${load.rps.toFixed(0)} rps, p50 ${load.p50.toFixed(2)} ms, workerd ${Math.round((cpuMs * 1000) / Math.max(1, load.ok))} µs CPU per request (${load.ok} answers, ${load.errors} errors)`,
+      );
+    }
   } else if (values.perf === true) {
     await perfProfile(target, connections, seconds, nextKey);
   } else await v8Profiles(target, inspectorPort, connections, seconds, nextKey);

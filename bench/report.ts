@@ -453,6 +453,9 @@ export function renderMarkdown(results: BenchResults): string {
       `- **Machine:** ${m.nproc} cores (\`nproc\`), ${m.memoryGiB} GiB, ${m.cpuModel}; ${m.kernel}`,
       `- **Software:** Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}, autocannon ${m.autocannon}`,
       `- **Gateway:** ${g.source} at \`${g.commit}\`${g.dirty ? " **with uncommitted changes in src/**" : ""}`,
+      ...(results.options.baseline === undefined || results.options.baseline === null
+        ? []
+        : [`- **Baseline** (configuration \`baseline\`): git \`${results.options.baseline}\``]),
       `- **Cores:** ${cores(o.cpus)}`,
       `- **Setup:** loopback only; origin latency ${o.latencyMs} ms; ${o.durationS} s per cell after ${o.warmupS} s warm-up; growth cells ${o.growthDurationS} s; ${o.observability} for every \`wrangler dev\`${o.modes?.includes("workerd") ? "; workerd alone with its objects' SQLite files on tmpfs (`defaults-on-disk`: on disk, as under `wrangler dev`)" : ""}${o.quick ? "; **quick smoke run**" : ""}; the run took ${results.runSeconds} s`,
     ].join("\n"),

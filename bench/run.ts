@@ -216,6 +216,14 @@ async function setUp(
           : null,
       ])
     : [null, null, null];
+  const baselineConfigs =
+    options.baseline === null
+      ? undefined
+      : exportRef(options.baseline, path.join(runDir, "baseline"));
+  const baselineBuilt =
+    baselineConfigs !== undefined && options.modes.includes("workerd")
+      ? await buildWorkers(baselineConfigs, path.join(runDir, "build-baseline"))
+      : null;
   const origin = await startOrigin(options.latencyMs);
   const originUrl = origin.url;
   const many = options.shards.length > 1;
@@ -235,7 +243,9 @@ async function setUp(
       persistTo,
       ...(config === "floor"
         ? { configs: FLOOR_CONFIGS, built: floorBuilt }
-        : { configs, built, vars: { ...CONFIGS[config].vars, ...options.gatewayVars } }),
+        : config === "baseline"
+          ? { configs: baselineConfigs, built: baselineBuilt, vars: options.gatewayVars }
+          : { configs, built, vars: { ...CONFIGS[config].vars, ...options.gatewayVars } }),
       cpus: cpus[mode],
     });
   const [firstMode = "workerd", firstConfig = "defaults"] = [options.modes[0], options.configs[0]];
@@ -264,8 +274,6 @@ async function setUp(
       for (const config of options.configs) {
         // Under wrangler dev every configuration is on disk already.
         if (mode === "wrangler" && CONFIGS[config].disk) continue;
-        // The floor bounds the product's own cost: workerd alone only.
-        if (mode === "wrangler" && config === "floor") continue;
         const persistTo = stateDir(mode, config, `${mode}-${config}-${shards}`);
         targets.push(await gateway(mode, config, shards, persistTo));
       }
