@@ -514,6 +514,7 @@ export class IdempotencyCoordinator extends DurableObject<CoordinatorEnv> {
         now,
         command.identity,
       );
+      this.#gauge.wrote(0);
     } catch (error) {
       admission.release();
       throw error;

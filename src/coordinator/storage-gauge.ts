@@ -42,7 +42,11 @@ export class StorageGauge {
     return this.#measured;
   }
 
-  /** Counts a write of `payloadBytes` (the bytes it stores: keys, answers, headers). */
+  /**
+   * Counts a write of `payloadBytes` (the bytes it stores: keys, answers, headers). Every write
+   * of a record, marker or hold is counted; the few other rows an object writes (the registry's
+   * verdicts, its alarm) are smaller than one write's margin, and rare.
+   */
   wrote(payloadBytes: number): void {
     this.#since += 2 * payloadBytes + GROWTH_PER_WRITE_BYTES;
   }
