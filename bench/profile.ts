@@ -131,27 +131,27 @@ function original(url: string, line: number, column: number): string {
 }
 
 /**
- * `--lines`: self time by source line (the bundles unminified, so that a bundle's line is one
- * source line), in % of the profile's samples: native calls show on the line that makes them.
+ * Self time in % of the profile's samples, highest first: by function (where each starts), or
+ * with `byLine` (`--lines`: the bundles unminified, so that a bundle's line is one source line)
+ * by the source line the samples fell on, native calls showing on the line that makes them.
  */
-function topLines(profile: { nodes: ProfileNode[] }, top: number): string[] {
-  const byLine = new Map<string, number>();
+function selfTime(profile: { nodes: ProfileNode[] }, top: number, byLine: boolean): string[] {
+  const counts = new Map<string, number>();
   let total = 0;
+  const add = (name: string, hits: number) => counts.set(name, (counts.get(name) ?? 0) + hits);
   for (const node of profile.nodes) {
     total += node.hitCount ?? 0;
-    const { functionName, url } = node.callFrame;
-    const ticks = node.positionTicks ?? [];
-    if (url === "" || ticks.length === 0) {
-      const name = functionName || "(anonymous)";
-      byLine.set(name, (byLine.get(name) ?? 0) + (node.hitCount ?? 0));
-      continue;
-    }
-    for (const { line, ticks: hits } of ticks) {
-      const where = original(url, line - 1, 1_000);
-      byLine.set(where, (byLine.get(where) ?? 0) + hits);
+    const { functionName, url, lineNumber, columnNumber } = node.callFrame;
+    const ticks = byLine && url !== "" ? (node.positionTicks ?? []) : [];
+    if (ticks.length > 0) {
+      for (const { line, ticks: hits } of ticks) add(original(url, line - 1, 1_000), hits);
+    } else {
+      const name =
+        url === "" ? functionName || "(anonymous)" : original(url, lineNumber, columnNumber);
+      add(name, node.hitCount ?? 0);
     }
   }
-  return [...byLine.entries()]
+  return [...counts.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
     .map(
@@ -159,24 +159,27 @@ function topLines(profile: { nodes: ProfileNode[] }, top: number): string[] {
     );
 }
 
-/** Self time by function, in % of the profile's samples, highest first. */
-function topFunctions(profile: { nodes: ProfileNode[] }, top: number): string[] {
-  const byFunction = new Map<string, number>();
-  let total = 0;
-  for (const node of profile.nodes) {
-    const hits = node.hitCount ?? 0;
-    total += hits;
-    const { functionName, url, lineNumber, columnNumber } = node.callFrame;
-    const where = url === "" ? "" : ` ${original(url, lineNumber, columnNumber)}`;
-    const name = `${url === "" ? functionName || "(anonymous)" : ""}${where}`.trim();
-    byFunction.set(name, (byFunction.get(name) ?? 0) + hits);
-  }
-  return [...byFunction.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(
-      ([name, hits]) => `${((100 * hits) / Math.max(1, total)).toFixed(1).padStart(5)}%  ${name}`,
-    );
+/**
+ * One measured load of `seconds` at `connections`: prints its rate, p50 and the workerd process's
+ * CPU per answer (from /proc).
+ */
+async function measuredLoad(
+  target: Target,
+  connections: number,
+  seconds: number,
+  nextKey: () => string,
+): Promise<void> {
+  const pid = target.dev.process.pid ?? -1;
+  const before = groupCpu(pid).workerdMs;
+  const load = await runLoad(
+    target,
+    { connections, durationS: seconds, maxS: seconds + 30 },
+    nextKey,
+  );
+  const cpuMs = groupCpu(pid).workerdMs - before;
+  console.log(
+    `${target.name}, ${values.scenario}, ${connections} connections: ${load.rps.toFixed(0)} rps, p50 ${load.p50.toFixed(2)} ms, workerd ${Math.round((cpuMs * 1000) / Math.max(1, load.ok))} µs CPU per request (${load.ok} answers, ${load.errors} errors)`,
+  );
 }
 
 try {
@@ -224,18 +227,8 @@ try {
   await runLoad(target, { connections, durationS: 2, maxS: 30 }, nextKey);
 
   if (values.plain === true) {
-    const pid = target.dev.process.pid ?? -1;
     for (let round = 0; round < Number(values.repeat); round++) {
-      const before = groupCpu(pid).workerdMs;
-      const load = await runLoad(
-        target,
-        { connections, durationS: seconds, maxS: seconds + 30 },
-        nextKey,
-      );
-      const cpuMs = groupCpu(pid).workerdMs - before;
-      console.log(
-        `${target.name}, ${values.scenario}, ${connections} connections: ${load.rps.toFixed(0)} rps, p50 ${load.p50.toFixed(2)} ms, workerd ${Math.round((cpuMs * 1000) / Math.max(1, load.ok))} µs CPU per request (${load.ok} answers, ${load.errors} errors)`,
-      );
+      await measuredLoad(target, connections, seconds, nextKey);
     }
   } else if (values.perf === true) {
     await perfProfile(target, connections, seconds, nextKey);
@@ -262,18 +255,9 @@ async function perfProfile(
   const perf = spawn("perf", ["record", "-F", "2000", "-g", "-o", data, "-p", String(pid)], {
     stdio: "ignore",
   });
-  const before = groupCpu(pid).workerdMs;
-  const load = await runLoad(
-    target,
-    { connections, durationS: seconds, maxS: seconds + 30 },
-    nextKey,
-  );
-  const cpuMs = groupCpu(pid).workerdMs - before;
+  await measuredLoad(target, connections, seconds, nextKey);
   perf.kill("SIGINT");
   await new Promise((resolve) => perf.once("exit", resolve));
-  console.log(
-    `${target.name}, ${values.scenario}, ${connections} connections: ${load.rps.toFixed(0)} rps, workerd ${Math.round((cpuMs * 1000) / Math.max(1, load.ok))} µs CPU per request`,
-  );
   for (const sort of ["dso", "dso,symbol"]) {
     const report = execFileSync(
       "perf",
@@ -320,17 +304,7 @@ async function v8Profiles(
     await session.call("Profiler.setSamplingInterval", { interval: 100 });
     await session.call("Profiler.start");
   }
-  const pid = target.dev.process.pid ?? -1;
-  const before = groupCpu(pid).workerdMs;
-  const load = await runLoad(
-    target,
-    { connections, durationS: seconds, maxS: seconds + 30 },
-    nextKey,
-  );
-  const cpuMs = groupCpu(pid).workerdMs - before;
-  console.log(
-    `${target.name}, ${values.scenario}, ${connections} connections: ${load.rps.toFixed(0)} rps, p50 ${load.p50.toFixed(2)} ms, workerd ${Math.round((cpuMs * 1000) / Math.max(1, load.ok))} µs CPU per request (${load.ok} answers, ${load.errors} errors)`,
-  );
+  await measuredLoad(target, connections, seconds, nextKey);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   for (const session of sessions) {
     const { profile } = (await session.call("Profiler.stop")) as {
@@ -342,8 +316,9 @@ async function v8Profiles(
     );
     fs.writeFileSync(file, JSON.stringify(profile));
     console.log(`\n${session.title} (${path.relative(PROJECT_ROOT, file)}), self time:`);
-    const top = values.lines === true ? topLines : topFunctions;
-    for (const line of top(profile, Number(values.top))) console.log(`  ${line}`);
+    for (const line of selfTime(profile, Number(values.top), values.lines === true)) {
+      console.log(`  ${line}`);
+    }
     session.close();
   }
 }

@@ -79,9 +79,15 @@ export async function retryShaped(bench: Bench): Promise<void> {
   bench.log("\nretry-shaped: each key once, then 1–3 retries after 5–50 ms");
   await bench.origin.ask({ reset: true });
   const cell = { scenario: "retry", durationS: bench.options.durationS } as const;
-  // The floor keeps no request in flight for a duplicate to wait on: first requests and replays only.
-  const gateways = bench.targets.filter((target) => target.config !== "floor");
-  await measureEach(bench, gateways, cell, () => retrySchedule(1));
+  await measureEach(bench, withDuplicates(bench), cell, () => retrySchedule(1));
+}
+
+/**
+ * The targets that answer a duplicate of a request in flight: all but the floor, which keeps no
+ * request in flight to wait on (first requests and replays only).
+ */
+function withDuplicates(bench: Bench): Target[] {
+  return bench.targets.filter((target) => target.config !== "floor");
 }
 
 /** A `nextKey` that interleaves fresh keys with retries of earlier ones once they are due. */
@@ -129,7 +135,7 @@ export async function contention(bench: Bench): Promise<void> {
   );
   await origin.ask({ latencyMs: options.contentionLatencyMs });
   try {
-    for (const target of bench.targets.filter((t) => t.config !== "floor")) {
+    for (const target of withDuplicates(bench)) {
       const key = `contention-${randomUUID()}`;
       const started = performance.now();
       const signal = AbortSignal.timeout(60_000);

@@ -3,10 +3,10 @@
  *
  * Every claim checks the database size against the refusal size (`./capacity.ts`), and reading
  * it (`sql.databaseSize`, a `PRAGMA` under the hood) cost about 1.4% of the gateway's CPU per
- * first request in workerd alone (bench/README.md, "Cuts"). Yet a database far below the
- * threshold cannot reach it in a few writes: so the gauge keeps the last size read plus an upper
- * bound of what the writes since can have added, and reads the size again only when that bound
- * reaches the threshold asked about. The decision is the same as reading every time: a bound
+ * first request in workerd alone (bench/README.md, "Cuts of this round"). Yet a database far
+ * below the threshold cannot reach it in a few writes: so the gauge keeps the last size read
+ * plus an upper bound of what the writes since can have added, and reads the size again only
+ * when that bound reaches the threshold asked about. The decision is the same as reading every time: a bound
  * below the threshold means the size is below it too.
  */
 

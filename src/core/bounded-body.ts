@@ -120,8 +120,9 @@ export interface Message {
  * `readBounded` over a message received over HTTP, whose body is exactly its `Content-Length`
  * when it declares one (HTTP/1.1 frames it so: RFC 9112 §6.3; the runtime reads no further).
  * Such a body within what may be held is read in one call (`arrayBuffer()`) instead of chunk by
- * chunk: one resumption instead of one per chunk and one for the end, about 3% of a first
- * request's CPU in workerd alone (bench/README.md, "Cuts"). Any other body — no length, or more
+ * chunk: one resumption instead of one per chunk and one for the end (the reader's share of a
+ * first request's CPU in workerd alone fell from 4.5% to 2.5%: bench/README.md, "Cuts of this
+ * round"). Any other body — no length, or more
  * than may be held without asking — goes through `readBounded`, with its bounds and draining.
  *
  * Only for messages framed by HTTP: a Worker's own `Response` (a service binding) may declare a
